@@ -1,0 +1,39 @@
+"""Looking around the library: one item with its neighbours, and the graph's health."""
+from __future__ import annotations
+
+from . import graph as graphs
+from .errors import NotFoundError
+from .library import Library
+
+
+def item_detail(lib: Library, item_id: str) -> dict:
+    """An item with its topics (and their provenance), series neighbours and related items."""
+    row = lib.store.item(item_id.strip())
+    if row is None:
+        raise NotFoundError(f"no item with id {item_id!r}; find ids with `aidlgraph items` or `aidlgraph related`")
+    topics = {t["id"]: t["name"] for t in lib.store.topics()}
+    about = lib.store.db.execute(
+        "SELECT dst, source, confidence FROM edges WHERE src = ? AND kind = 'about' ORDER BY confidence DESC", [row["id"]]).fetchall()
+    row["topic_edges"] = [{"id": d, "name": topics.get(d, d), "source": s, "confidence": c} for d, s, c in about]
+    related = {}
+    for e in lib.store.edges_of(row["id"], "similar"):
+        other = e["dst"] if e["src"] == row["id"] else e["src"]
+        related[other] = max(related.get(other, 0.0), e["confidence"])
+    others = {r["id"]: r for r in lib.store.items_where(
+        f"i.id IN ({', '.join('?' * len(related))})", list(related))} if related else {}
+    row["related"] = sorted(({"id": i, "title": others[i]["title"], "kind": others[i]["kind"], "score": s}
+                             for i, s in related.items() if i in others), key=lambda r: -r["score"])
+    nxt = lib.store.edges_of(row["id"], "next")
+    row["series_next"] = [e["dst"] for e in nxt if e["src"] == row["id"]]
+    row["series_previous"] = [e["src"] for e in nxt if e["dst"] == row["id"]]
+    row.pop("num", None)
+    return row
+
+
+def graph_report(lib: Library) -> dict:
+    counts = dict(lib.store.db.execute(
+        "SELECT dst, count(*) FROM edges WHERE kind = 'about' GROUP BY dst").fetchall())
+    topic_ids = {t["id"] for t in lib.store.topics()}
+    dangling = [(e["src"], e["dst"]) for e in lib.store.edges("prereq")
+                if e["src"] not in topic_ids or e["dst"] not in topic_ids]
+    return graphs.check(lib.graph, counts, dangling)

@@ -1,0 +1,278 @@
+"""The command line: parses options, calls the library, prints. No work is done here.
+
+Heavy modules are imported inside the commands that need them, so `aidlgraph path` on a known
+topic never imports torch.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from .errors import AidlgraphError
+
+
+class Context:
+    def __init__(self, library: str | None, wait: float):
+        self.library_path = library
+        self.wait = wait
+        self._lib = None
+
+    def lib(self, build: bool = True):
+        if self._lib is None:
+            from .library import Library, DB_NAME
+            from . import config
+
+            path = config.library_dir(self.library_path)
+            if build and not (path / DB_NAME).exists():
+                click.echo(f"No library at {path} yet: building it from the shipped corpus (first run only)...", err=True)
+            self._lib = Library.open(self.library_path, build=build, progress=sys.stderr.isatty() or bool(os.environ.get("AIDLGRAPH_PROGRESS")))
+        return self._lib
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def emit_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+class UserError(click.ClickException):
+    """An AidlgraphError on its way out: one red line, exit code 1."""
+
+    def show(self, file=None) -> None:
+        click.secho(f"error: {self.message}", fg="red", err=True)
+
+
+class Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except AidlgraphError as exc:
+            raise UserError(str(exc)) from None
+
+
+@click.group(cls=Group)
+@click.version_option(package_name="aidlgraph")
+@click.option("--library", "library", metavar="DIR", envvar="AIDLGRAPH_HOME",
+              help="Library directory (default: the user data dir; env AIDLGRAPH_HOME).")
+@click.option("--wait", type=float, default=0.0, metavar="SECONDS",
+              help="How long a write waits for another writer to finish before failing.")
+@click.pass_context
+def cli(ctx: click.Context, library: str | None, wait: float) -> None:
+    """aidlgraph: reading paths, related items and FAQ answers from the AIDL archive."""
+    ctx.obj = Context(library, wait)
+
+
+# -- the library --------------------------------------------------------------------------------
+@cli.command()
+@click.option("--empty", is_flag=True, help="Create an empty library instead of one with the shipped corpus.")
+@click.option("--force", is_flag=True, help="Replace an existing library.")
+@pass_ctx
+def init(ctx: Context, empty: bool, force: bool) -> None:
+    """Create a library, with the shipped corpus (default) or empty."""
+    from .library import create, Library
+
+    path = create(ctx.library_path, empty=empty, force=force, progress=True)
+    with Library.open(path, build=False) as lib:
+        counts = lib.store.count_items()
+    click.echo(f"created {'an empty ' if empty else ''}library at {path}"
+               + ("" if empty else f" with {sum(counts.values())} items"))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--prune", is_flag=True, help="Remove items that are gone from these sources.")
+@pass_ctx
+def ingest(ctx: Context, paths: tuple[str, ...], prune: bool) -> None:
+    """Add files or folders (YAML, JSON, JSONL, CSV, TSV, Markdown, text, RSS/Atom)."""
+    from .ingest import ingest as run
+
+    report = run(ctx.lib(), paths, prune=prune, progress=True, wait=ctx.wait)
+    click.echo(report.summary())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def stats(ctx: Context, as_json: bool) -> None:
+    """Counts of items by kind, topics and edges by kind."""
+    lib = ctx.lib()
+    data = {"items": lib.store.count_items(), "topics": len(lib.store.topics()),
+            "edges": lib.store.count_edges(), "model": lib.model, "dim": lib.dim, "library": str(lib.path)}
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(f"library: {data['library']}")
+    click.echo(f"items:   {sum(data['items'].values())} (" + ", ".join(f"{k} {v}" for k, v in data["items"].items()) + ")")
+    click.echo(f"topics:  {data['topics']}")
+    click.echo("edges:   " + ", ".join(f"{k} {v}" for k, v in data["edges"].items()))
+    click.echo(f"model:   {data['model']} ({data['dim']} dims)")
+
+
+@cli.command()
+@click.option("--topic", help="Only items about this topic.")
+@click.option("--kind", type=click.Choice(["resource", "news", "post", "question", "issue"]))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def items(ctx: Context, topic: str | None, kind: str | None, as_json: bool) -> None:
+    """List items."""
+    from .resolve import resolve_topic
+    from .store import item_public
+
+    lib = ctx.lib()
+    where, args = ["1"], []
+    if topic:
+        tid = resolve_topic(lib, topic).topic_id
+        where.append("i.id IN (SELECT src FROM edges WHERE kind = 'about' AND dst = ?)")
+        args.append(tid)
+    if kind:
+        where.append("i.kind = ?")
+        args.append(kind)
+    rows = lib.store.items_where(" AND ".join(where), args)
+    if as_json:
+        emit_json([item_public(r) for r in rows])
+        return
+    for r in rows:
+        click.echo(f"{r['id']}  {r['kind']:<8} {r['title'][:90]}")
+    click.echo(f"{len(rows)} items", err=True)
+
+
+@cli.command()
+@click.argument("item_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def show(ctx: Context, item_id: str, as_json: bool) -> None:
+    """Show one item, its topics and its related items."""
+    from .browse import item_detail
+
+    detail = item_detail(ctx.lib(), item_id)
+    if as_json:
+        emit_json(detail)
+        return
+    click.echo(f"{detail['title']}  [{detail['kind']}]  id {detail['id']}")
+    for key in ("url", "source", "date"):
+        if detail.get(key):
+            click.echo(f"{key}: {detail[key]}")
+    if detail["authors"]:
+        click.echo(f"authors: {', '.join(detail['authors'])}")
+    if detail.get("series"):
+        click.echo(f"series: {detail['series']} (part {detail.get('position')})")
+    click.echo("topics: " + (", ".join(f"{t['name']} ({t['source']})" for t in detail["topic_edges"]) or "none"))
+    if detail["text"]:
+        click.echo("")
+        click.echo(detail["text"])
+    if detail["related"]:
+        click.echo("\nrelated:")
+        for r in detail["related"]:
+            click.echo(f"  {r['id']}  {r['score']:.2f}  {r['title'][:80]}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def topics(ctx: Context, as_json: bool) -> None:
+    """List topics with their prerequisites."""
+    lib = ctx.lib()
+    g = lib.graph
+    rows = [{"id": t["id"], "name": t["name"], "aliases": t["aliases"],
+             "prerequisites": sorted(g.nodes[p]["name"] for p in g.predecessors(t["id"])) if t["id"] in g else []}
+            for t in lib.store.topics()]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        pre = f"  <- {', '.join(r['prerequisites'])}" if r["prerequisites"] else ""
+        click.echo(f"{r['name']}{pre}")
+
+
+# -- the learner's command ------------------------------------------------------------------
+@cli.command()
+@click.argument("query")
+@click.option("--known", default="", metavar="T1,T2", help="Topics you already know (comma-separated).")
+@click.option("--depth", type=click.IntRange(min=0), help="How many prerequisite hops back to go.")
+@click.option("--per-topic", type=click.IntRange(min=1, max=20), default=2, show_default=True,
+              help="Items per topic.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "mermaid"]), default="text")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@pass_ctx
+def path(ctx: Context, query: str, known: str, depth: int | None, per_topic: int, fmt: str, as_json: bool) -> None:
+    """An ordered reading path to QUERY: prerequisites first, best items per step, and why."""
+    from . import path as paths
+
+    lib = ctx.lib()
+    result = paths.reading_path(lib, query, known=[k for k in known.split(",") if k.strip()],
+                                depth=depth, per_topic=per_topic)
+    fmt = "json" if as_json else fmt
+    if fmt == "json":
+        emit_json({"query": query, **result.to_json()})
+    elif fmt == "markdown":
+        click.echo(paths.format_markdown(result))
+    elif fmt == "mermaid":
+        click.echo(paths.format_mermaid(lib, result))
+    else:
+        click.echo(paths.format_text(result))
+
+
+# -- the graph ------------------------------------------------------------------------------
+@cli.group(cls=Group)
+def graph() -> None:
+    """Check, export and grow the prerequisite graph."""
+
+
+@graph.command("check")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def graph_check(ctx: Context, as_json: bool) -> None:
+    """Validate the graph: cycles, dangling edges, topics with no items."""
+    from .browse import graph_report
+
+    report = graph_report(ctx.lib())
+    if as_json:
+        emit_json(report)
+    else:
+        click.echo(f"{report['topics']} topics, {report['prereq_edges']} prerequisite edges")
+        click.echo("cycle: " + (" -> ".join(report["cycle"]) if report["cycle"] else "none"))
+        click.echo(f"dangling edges: {len(report['dangling'])}")
+        for src, dst in report["dangling"][:20]:
+            click.echo(f"  {src} -> {dst}")
+        click.echo(f"topics without items: {len(report['topics_without_items'])}")
+        for name in report["topics_without_items"][:50]:
+            click.echo(f"  {name}")
+    if report["cycle"] or report["dangling"]:
+        sys.exit(1)
+
+
+@graph.command("export")
+@click.option("--format", "fmt", type=click.Choice(["graphml", "json", "dot", "mermaid"]), default="json")
+@click.option("--topic", help="Only this topic's neighbourhood (its prerequisites and what builds on it).")
+@pass_ctx
+def graph_export(ctx: Context, fmt: str, topic: str | None) -> None:
+    """Print the prerequisite graph as GraphML, JSON, DOT or Mermaid."""
+    from . import graph as graphs
+    from .resolve import resolve_topic
+
+    lib = ctx.lib()
+    g = lib.graph
+    if topic:
+        g = graphs.neighbourhood(g, resolve_topic(lib, topic).topic_id)
+    click.echo(graphs.export(g, fmt))
+
+
+def main() -> None:
+    """Entry point: user errors are one line and exit 1; nothing else shows a traceback."""
+    try:
+        cli(prog_name="aidlgraph")
+    except KeyboardInterrupt:
+        click.echo("interrupted; the library is unchanged", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # the last guard: one line, never a traceback
+        if os.environ.get("AIDLGRAPH_DEBUG"):
+            raise
+        click.secho(f"error: unexpected {type(exc).__name__}: {exc} (set AIDLGRAPH_DEBUG=1 for details; please report it)",
+                    fg="red", err=True)
+        sys.exit(1)

@@ -1,0 +1,108 @@
+"""Loading sources into Items: one loader per format, chosen by extension or by sniffing.
+
+Every loader takes the decoded text of one file and its origin and returns a Batch; loaders
+never touch the library. Input problems raise InputError with the file named and a fix.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import InputError
+from .model import KINDS, Batch, Item, Prereq, Topic, normalise_name, slugify
+
+__all__ = [
+    "KINDS", "Batch", "Item", "Prereq", "Topic", "load_path", "load_text", "read_text",
+    "normalise_name", "slugify", "SUFFIXES",
+]
+
+MAX_BYTES = 200 * 1024 * 1024
+SUFFIXES = {
+    ".yaml": "records", ".yml": "records", ".json": "records", ".jsonl": "records",
+    ".ndjson": "records", ".csv": "records", ".tsv": "records",
+    ".md": "markdown", ".markdown": "markdown",
+    ".txt": "text", ".text": "text",
+    ".rss": "feed", ".atom": "feed", ".xml": "feed",
+}
+
+
+def read_text(path: Path) -> str:
+    """The file's text, or an InputError saying why it cannot be read as text."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise InputError(f"{path}: {size // 2**20} MiB is too large to ingest; split it into files under {MAX_BYTES // 2**20} MiB")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc}); check the path and its permissions") from None
+    if not data.strip():
+        raise InputError(f"{path}: the file is empty; give a file with items in it")
+    if b"\x00" in data[:8192]:
+        raise InputError(f"{path}: this looks like a binary file, not text; ingest YAML, JSON, CSV/TSV, Markdown, text or RSS/Atom")
+    for encoding in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not valid UTF-8 text; re-save it as UTF-8") from None
+    return text
+
+
+def _kind_of(path: Path, text: str) -> str:
+    kind = SUFFIXES.get(path.suffix.lower())
+    head = text.lstrip()[:400].lower()
+    if kind in (None, "text") and (head.startswith("<?xml") or "<rss" in head or "<feed" in head):
+        return "feed"
+    if kind == "feed" and not ("<rss" in head or "<feed" in head or "<?xml" in head or "<rdf" in head):
+        raise InputError(f"{path}: not an RSS or Atom feed; save the feed's XML as the file")
+    if kind is None:
+        raise InputError(
+            f"{path}: unknown file type {path.suffix or '(no extension)'!r}; "
+            "use .yaml, .json, .jsonl, .csv, .tsv, .md, .txt, .rss or .atom"
+        )
+    return kind
+
+
+def load_text(text: str, origin: str, suffix: str, kind: str | None = None) -> Batch:
+    """Parse already-read text as if it came from a file with ``suffix``."""
+    path = Path(origin)
+    kind = kind or _kind_of(path.with_suffix(suffix) if suffix else path, text)
+    if kind == "records":
+        from .records import load_records
+        return load_records(text, origin, suffix.lower())
+    if kind == "markdown":
+        from .markdown import load_markdown
+        return load_markdown(text, origin)
+    if kind == "text":
+        from .newsletter import load_newsletter
+        return load_newsletter(text, origin)
+    from .feeds import load_feed
+    return load_feed(text, origin)
+
+
+def load_path(path: str | os.PathLike, progress: bool = False) -> list[Batch]:
+    """Load a file, or every loadable file under a folder (sorted, hidden files skipped)."""
+    root = Path(path)
+    if not root.exists():
+        raise InputError(f"{root}: no such file or folder; check the path")
+    if root.is_dir():
+        files = sorted(
+            p for p in root.rglob("*")
+            if p.is_file() and p.suffix.lower() in SUFFIXES
+            and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        )
+        if not files:
+            raise InputError(f"{root}: no loadable files in this folder (.yaml .json .jsonl .csv .tsv .md .txt .rss .atom)")
+    else:
+        files = [root]
+    batches = []
+    for file in files:
+        text = read_text(file)
+        batch = load_text(text, str(file.resolve()), file.suffix, _kind_of(file, text))
+        if not batch.items and not batch.topics:
+            raise InputError(f"{file}: found no items or topics in it; see the README for the formats ingest reads")
+        batches.append(batch)
+    return batches

@@ -1,0 +1,98 @@
+"""The records every loader produces: items, topics, prerequisite edges, gathered in a Batch."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+
+KINDS = ("resource", "news", "post", "question", "issue")
+
+
+def slugify(text: str) -> str:
+    """A lowercase, hyphenated id for a topic name: ``"Semantic Segmentation" -> "semantic-segmentation"``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:80] or "topic"
+
+
+def normalise_name(text: str) -> str:
+    """The form topic names and aliases are compared in: lowercase, single spaces, no punctuation."""
+    return " ".join(re.sub(r"[^a-z0-9+#]+", " ", text.lower()).split())
+
+
+@dataclass
+class Item:
+    """Something to read, or something that answers a question."""
+
+    title: str
+    kind: str = "resource"
+    url: str = ""
+    text: str = ""
+    source: str = ""
+    date: str = ""
+    authors: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)  # topic ids, names or aliases until resolved
+    series: str = ""
+    position: int | None = None
+    free: bool | None = None
+    core: bool = False
+    minutes: float | None = None
+    extra: dict = field(default_factory=dict)  # loader-specific fields (tags, level, venue, ...)
+
+    @property
+    def id(self) -> str:
+        """Stable id: the same source and url (or title) always give the same id."""
+        key = self.url.strip() or normalise_name(self.title)
+        digest = hashlib.sha1(f"{self.source}\x1f{key}".encode("utf-8")).hexdigest()
+        return digest[:12]
+
+    @property
+    def content_hash(self) -> str:
+        """Changes exactly when something that is stored or embedded changes."""
+        body = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha1(body.encode("utf-8")).hexdigest()
+
+    def embed_text(self) -> str:
+        """What the model reads for this item: title first, then its text."""
+        return f"{self.title}\n{self.text}".strip()
+
+
+@dataclass
+class Topic:
+    """A concept a learner can learn."""
+
+    name: str
+    id: str = ""
+    aliases: list[str] = field(default_factory=list)
+    description: str = ""
+    minutes: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            self.id = slugify(self.name)
+
+
+@dataclass
+class Prereq:
+    """``src`` must be understood before ``dst`` (topic ids or names until resolved)."""
+
+    src: str
+    dst: str
+    reason: str = ""
+    source: str = "curated"
+    confidence: float = 1.0
+
+
+@dataclass
+class Batch:
+    """What one source file yields."""
+
+    origin: str
+    items: list[Item] = field(default_factory=list)
+    topics: list[Topic] = field(default_factory=list)
+    prereqs: list[Prereq] = field(default_factory=list)
+
+    def extend(self, other: "Batch") -> None:
+        self.items.extend(other.items)
+        self.topics.extend(other.topics)
+        self.prereqs.extend(other.prereqs)

@@ -1,0 +1,235 @@
+"""Structured item lists: YAML, JSON, JSON Lines, CSV and TSV.
+
+A YAML/JSON file holds a list of items, or a mapping with ``items`` (and an optional ``source``
+label for all of them) and/or ``topics`` (the curated topic graph, as in ``data/topics.yaml``).
+Column and key names are matched loosely (``title``/``name``, ``topic``/``topic_name``/``topics``,
+``author``/``authors``, ``year``/``date``, ``medium``/``kind``, ``summary``/``description``/``text``).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from .model import KINDS, Batch, Item, Prereq, Topic
+
+TITLE_KEYS = ("title", "name", "resource", "label")
+URL_KEYS = ("url", "link", "href", "uri")
+TOPIC_KEYS = ("topics", "topic", "topic_name", "topic_names", "concept", "concepts", "category")
+AUTHOR_KEYS = ("authors", "author", "by", "creator", "instructor")
+DATE_KEYS = ("date", "published", "year")
+KIND_KEYS = ("kind", "medium", "type", "resource_type")
+TEXT_KEYS = ("text", "summary", "description", "abstract", "body", "content", "notes")
+KNOWN = set(TITLE_KEYS + URL_KEYS + TOPIC_KEYS + AUTHOR_KEYS + DATE_KEYS + KIND_KEYS + TEXT_KEYS) | {
+    "source", "series", "position", "free", "core", "minutes", "access", "id",
+}
+
+
+def load_records(text: str, origin: str, suffix: str) -> Batch:
+    name = Path(origin).name
+    if suffix in (".csv", ".tsv"):
+        return _from_rows(_read_csv(text, name, "\t" if suffix == ".tsv" else ","), origin, declare_topics=True)
+    if suffix in (".jsonl", ".ndjson"):
+        rows = []
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{name}: malformed JSON on line {lineno} ({exc.msg}); one JSON object per line") from None
+        return _from_rows(rows, origin, declare_topics=False)
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{name}: malformed JSON at line {exc.lineno}, column {exc.colno} ({exc.msg}); fix the syntax and retry") from None
+        except RecursionError:
+            raise InputError(f"{name}: JSON nested too deeply to read; flatten it into a list of items") from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or "invalid syntax"
+            raise InputError(f"{name}: malformed YAML{where} ({problem}); fix the syntax and retry") from None
+        except RecursionError:
+            raise InputError(f"{name}: YAML nested too deeply to read; flatten it into a list of items") from None
+    return _from_document(data, origin)
+
+
+def _read_csv(text: str, name: str, delimiter: str) -> list[dict]:
+    sample = text[:4096]
+    if delimiter == "," and sample.count("\t") > sample.count(","):
+        delimiter = "\t"
+    csv.field_size_limit(10 * 1024 * 1024)
+    try:
+        reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+        header = [h.strip().lower() for h in (reader.fieldnames or []) if h]
+        if not any(h in TITLE_KEYS or h in URL_KEYS for h in header):
+            raise InputError(f"{name}: no title or url column in the header {header[:8]}; name a column 'title' or 'url'")
+        return [{(k or "").strip().lower(): v for k, v in row.items() if k} for row in reader]
+    except csv.Error as exc:
+        raise InputError(f"{name}: malformed CSV ({exc}); check the quoting and the delimiter") from None
+
+
+def _from_document(data: Any, origin: str) -> Batch:
+    name = Path(origin).name
+    batch = Batch(origin=origin)
+    if isinstance(data, list):
+        return _from_rows(data, origin, declare_topics=False)
+    if not isinstance(data, dict) or not ({"items", "topics"} & set(data)):
+        raise InputError(f"{name}: expected a list of items, or a mapping with 'items' and/or 'topics'")
+    if data.get("topics") is not None:
+        topics, prereqs = _topics(data["topics"], name)
+        batch.topics.extend(topics)
+        batch.prereqs.extend(prereqs)
+    if data.get("items") is not None:
+        if not isinstance(data["items"], list):
+            raise InputError(f"{name}: 'items' must be a list of items")
+        source = _text(data.get("source"))
+        defaults = data.get("defaults") if isinstance(data.get("defaults"), dict) else {}
+        rows = [{**defaults, **row} if isinstance(row, dict) else row for row in data["items"]]
+        batch.extend(_from_rows(rows, origin, declare_topics=False, source=source))
+    return batch
+
+
+def _topics(entries: Any, name: str) -> tuple[list[Topic], list[Prereq]]:
+    if not isinstance(entries, list):
+        raise InputError(f"{name}: 'topics' must be a list of topics")
+    topics, prereqs = [], []
+    for n, entry in enumerate(entries, 1):
+        if isinstance(entry, str):
+            entry = {"name": entry}
+        if not isinstance(entry, dict) or not _text(entry.get("name") or entry.get("id")):
+            raise InputError(f"{name}: topic {n} has no name; give each topic at least 'name'")
+        aliases = entry.get("aliases") or []
+        if isinstance(aliases, str):
+            aliases = [aliases]
+        topic = Topic(
+            name=_text(entry.get("name") or entry.get("id")),
+            id=_text(entry.get("id")),
+            aliases=[_text(a) for a in aliases if _text(a)],
+            description=_text(entry.get("description") or entry.get("summary")),
+            minutes=_number(entry.get("minutes"), f"{name}: topic {n} minutes"),
+        )
+        topics.append(topic)
+        for req in entry.get("prerequisites") or []:
+            if isinstance(req, str):
+                req = {"topic": req}
+            if not isinstance(req, dict) or not _text(req.get("topic")):
+                raise InputError(f"{name}: a prerequisite of topic {topic.name!r} has no 'topic'")
+            prereqs.append(Prereq(src=_text(req["topic"]), dst=topic.id, reason=_text(req.get("reason"))))
+    return topics, prereqs
+
+
+def _from_rows(rows: list, origin: str, declare_topics: bool, source: str = "") -> Batch:
+    name = Path(origin).name
+    batch = Batch(origin=origin)
+    declared: dict[str, Topic] = {}
+    default_source = source or Path(origin).stem
+    for n, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise InputError(f"{name}: item {n} is not a mapping of fields; each item needs at least a title")
+        row = {str(k).strip().lower(): v for k, v in row.items()}
+        title, url = _first(row, TITLE_KEYS), _first(row, URL_KEYS)
+        if not title and not url:
+            if declare_topics:  # a blank spreadsheet row
+                continue
+            raise InputError(f"{name}: item {n} has neither a title nor a url; give it a title")
+        topics = _list(_first_raw(row, TOPIC_KEYS))
+        kind_raw = _first(row, KIND_KEYS)
+        kind = kind_raw.lower() if kind_raw.lower() in KINDS else "resource"
+        extra = {k: v for k, v in row.items() if k not in KNOWN and v not in (None, "")}
+        if kind_raw and kind_raw.lower() not in KINDS:
+            extra["medium"] = kind_raw
+        free = row.get("free")
+        access = _text(row.get("access")).lower()
+        if isinstance(free, str):
+            free = {"true": True, "yes": True, "free": True, "false": False, "no": False, "paid": False}.get(free.lower())
+        elif free is None and access:
+            free = {"free": True, "paid": False}.get(access)
+        item = Item(
+            title=title or url,
+            kind=kind,
+            url=url,
+            text=_first(row, TEXT_KEYS),
+            source=_text(row.get("source")) or default_source,
+            date=_date(_first_raw(row, DATE_KEYS)),
+            authors=_list(_first_raw(row, AUTHOR_KEYS)),
+            topics=topics,
+            series=_text(row.get("series")),
+            position=_int(row.get("position")),
+            free=free if isinstance(free, bool) else None,
+            core=bool(row.get("core")) if not isinstance(row.get("core"), str) else row["core"].lower() in ("true", "yes", "1"),
+            minutes=_number(row.get("minutes"), f"{name}: item {n} minutes"),
+            extra=extra,
+        )
+        batch.items.append(item)
+        if declare_topics:
+            for t in topics:
+                declared.setdefault(t.lower(), Topic(name=t))
+    batch.topics.extend(declared.values())
+    return batch
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return " ".join(str(value).split()) if not isinstance(value, str) else value.strip()
+
+
+def _first_raw(row: dict, keys: tuple) -> Any:
+    for key in keys:
+        if row.get(key) not in (None, "", []):
+            return row[key]
+    return None
+
+
+def _first(row: dict, keys: tuple) -> str:
+    return _text(_first_raw(row, keys))
+
+
+def _list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [_text(v) for v in value if _text(v)]
+    text = _text(value)
+    if text.startswith("[") and text.endswith("]"):  # a JSON list kept in a CSV cell
+        try:
+            return _list(json.loads(text))
+        except json.JSONDecodeError:
+            pass
+    for sep in (";", "|"):
+        if sep in text:
+            return [p.strip() for p in text.split(sep) if p.strip()]
+    return [text] if text else []
+
+
+def _date(value: Any) -> str:
+    text = _text(value)
+    return "" if text.lower() in ("", "none", "null", "unknown", "n/a", "0") else text
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _number(value: Any, what: str) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what}: {value!r} is not a number") from None

@@ -1,0 +1,161 @@
+"""The prerequisite graph (NetworkX) and its algorithms: plain functions over a DiGraph.
+
+Nodes are topic ids with ``name``, ``description`` and ``minutes`` attributes; an edge
+``a -> b`` means *a must be understood before b* and carries ``reason``, ``source`` and
+``confidence``.
+"""
+from __future__ import annotations
+
+import json
+from typing import Iterable
+
+import networkx as nx
+
+from .errors import AidlgraphError, CycleError
+
+
+def build(topics: Iterable[dict], prereqs: Iterable[dict]) -> nx.DiGraph:
+    """A DiGraph from topic rows and prereq edge rows (as the store returns them).
+
+    Examples
+    --------
+    >>> g = build([{"id": "a", "name": "A"}, {"id": "b", "name": "B"}],
+    ...           [{"src": "a", "dst": "b", "reason": "b uses a"}])
+    >>> list(g.edges(data="reason"))
+    [('a', 'b', 'b uses a')]
+    """
+    g = nx.DiGraph()
+    for t in topics:
+        g.add_node(t["id"], name=t.get("name", t["id"]), description=t.get("description", ""),
+                   minutes=t.get("minutes"))
+    for e in prereqs:
+        if e["src"] in g and e["dst"] in g:
+            g.add_edge(e["src"], e["dst"], reason=e.get("reason") or "", source=e.get("source", "curated"),
+                       confidence=e.get("confidence", 1.0))
+    return g
+
+
+def find_cycle(g: nx.DiGraph) -> list[str] | None:
+    """The nodes of one prerequisite cycle, in order, or None when the graph is acyclic.
+
+    Examples
+    --------
+    >>> g = nx.DiGraph([("a", "b"), ("b", "c"), ("c", "a")])
+    >>> find_cycle(g)
+    ['a', 'b', 'c']
+    """
+    try:
+        edges = nx.find_cycle(g)
+    except nx.NetworkXNoCycle:
+        return None
+    return [u for u, _ in edges]
+
+
+def require_acyclic(g: nx.DiGraph) -> None:
+    """Raise CycleError naming the cycle (by topic names) if there is one."""
+    cycle = find_cycle(g)
+    if cycle:
+        raise CycleError([g.nodes[n].get("name", n) for n in cycle])
+
+
+def plan(g: nx.DiGraph, target: str, known: Iterable[str] = (), depth: int | None = None) -> list[str]:
+    """Topics to learn for ``target``, each right after its own prerequisites, target last.
+
+    Depth-first from the target through its prerequisites, emitting a topic once all its
+    prerequisites are emitted (Metacademy's learning-plan order). ``known`` topics are left out,
+    and so is whatever lies only behind them; ``depth`` caps how many prerequisite hops back the
+    plan reaches.
+
+    Examples
+    --------
+    >>> g = nx.DiGraph([("algebra", "calculus"), ("calculus", "backprop"), ("python", "backprop")])
+    >>> plan(g, "backprop")
+    ['algebra', 'calculus', 'python', 'backprop']
+    >>> plan(g, "backprop", known=["calculus"])
+    ['python', 'backprop']
+    """
+    if target not in g:
+        raise AidlgraphError(f"unknown topic {target!r}")
+    known = set(known) - {target}
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(node: str, hops: int) -> None:
+        seen.add(node)
+        if depth is None or hops < depth:
+            for pre in sorted(g.predecessors(node), key=lambda n: _sort_key(g, n)):
+                if pre not in seen and pre not in known:
+                    visit(pre, hops + 1)
+        order.append(node)
+
+    visit(target, 0)
+    return order
+
+
+def _sort_key(g: nx.DiGraph, node: str) -> tuple:
+    # Visit the prerequisite with the longest chain behind it first, so foundations lead.
+    return (-len(nx.ancestors(g, node)), g.nodes[node].get("name", node))
+
+
+def neighbourhood(g: nx.DiGraph, topic: str, radius: int | None = None) -> nx.DiGraph:
+    """The subgraph of ``topic``, its prerequisites and what builds on it."""
+    nodes = {topic} | nx.ancestors(g, topic) | nx.descendants(g, topic)
+    if radius is not None:
+        und = g.to_undirected(as_view=True)
+        nodes &= set(nx.single_source_shortest_path_length(und, topic, cutoff=radius))
+    return g.subgraph(nodes).copy()
+
+
+def check(g: nx.DiGraph, item_counts: dict[str, int], dangling: list[tuple[str, str]]) -> dict:
+    """Problems in the graph: cycles, edges to missing topics, topics with no items."""
+    cycle = find_cycle(g)
+    return {
+        "cycle": [g.nodes[n].get("name", n) for n in cycle] if cycle else [],
+        "dangling": [list(e) for e in dangling],
+        "topics_without_items": sorted(g.nodes[n].get("name", n) for n in g if not item_counts.get(n)),
+        "topics": g.number_of_nodes(),
+        "prereq_edges": g.number_of_edges(),
+    }
+
+
+def export(g: nx.DiGraph, fmt: str) -> str:
+    """The graph as GraphML, node-link JSON, Graphviz DOT or a Mermaid flowchart."""
+    if fmt == "json":
+        data = nx.node_link_data(g, edges="edges")
+        return json.dumps(data, indent=2, default=str)
+    if fmt == "graphml":
+        h = nx.DiGraph()
+        for n, d in g.nodes(data=True):
+            h.add_node(n, **{k: v for k, v in d.items() if v is not None})
+        for u, v, d in g.edges(data=True):
+            h.add_edge(u, v, **{k: val for k, val in d.items() if val is not None})
+        return "\n".join(nx.generate_graphml(h))
+    if fmt == "dot":
+        lines = ["digraph prerequisites {", "  rankdir=LR;"]
+        for n, d in g.nodes(data=True):
+            lines.append(f'  "{_esc(n)}" [label="{_esc(d.get("name", n))}"];')
+        for u, v, d in g.edges(data=True):
+            lines.append(f'  "{_esc(u)}" -> "{_esc(v)}" [tooltip="{_esc(d.get("reason", ""))}"];')
+        lines.append("}")
+        return "\n".join(lines)
+    if fmt == "mermaid":
+        return mermaid(g)
+    raise AidlgraphError(f"unknown export format {fmt!r}; use graphml, json, dot or mermaid")
+
+
+def mermaid(g: nx.DiGraph, nodes: list[str] | None = None) -> str:
+    """A Mermaid flowchart of ``g`` (restricted to ``nodes`` when given, in that order)."""
+    nodes = nodes if nodes is not None else sorted(g.nodes)
+    ids = {n: f"t{i}" for i, n in enumerate(nodes)}
+    lines = ["flowchart LR"]
+    for n in nodes:
+        name = str(g.nodes[n].get("name", n)).replace('"', "'")
+        lines.append(f'  {ids[n]}["{name}"]')
+    for u, v in g.edges():
+        if u in ids and v in ids:
+            lines.append(f"  {ids[u]} --> {ids[v]}")
+    return "\n".join(lines)
+
+
+def _esc(text: str) -> str:
+    return str(text).replace("\\", "\\\\").replace('"', '\\"')

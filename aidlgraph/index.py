@@ -1,0 +1,116 @@
+"""The FAISS index over normalised item vectors, keyed by item ``num``; derived, rebuildable.
+
+Written atomically (a temporary file, fsync, rename) beside a small JSON stamp that records
+which library generation it reflects, so a crash between the database commit and the index
+write is detected and repaired from the stored vectors, never by re-embedding.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import LibraryError
+
+
+class VectorIndex:
+    """Inner-product search over L2-normalised vectors (so scores are cosines)."""
+
+    def __init__(self, dim: int, index=None):
+        import faiss
+
+        self.dim = dim
+        self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+    @property
+    def size(self) -> int:
+        return int(self.index.ntotal)
+
+    @classmethod
+    def build(cls, dim: int, ids: np.ndarray, vectors: np.ndarray) -> "VectorIndex":
+        index = cls(dim)
+        index.add(ids, vectors)
+        return index
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids):
+            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+
+    def remove(self, ids) -> None:
+        import faiss
+
+        ids = np.asarray(list(ids), dtype=np.int64)
+        if len(ids):
+            self.index.remove_ids(faiss.IDSelectorBatch(ids))
+
+    def ids(self) -> np.ndarray:
+        import faiss
+
+        if self.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+
+    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) arrays of shape (len(vectors), k); missing neighbours have id -1."""
+        vectors = np.ascontiguousarray(np.atleast_2d(vectors), dtype=np.float32)
+        if self.size == 0 or k <= 0:
+            return np.zeros((len(vectors), 0), dtype=np.float32), np.zeros((len(vectors), 0), dtype=np.int64)
+        return self.index.search(vectors, min(k, self.size))
+
+    def save(self, path: Path, stamp: dict) -> None:
+        import faiss
+
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=".vectors-", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            faiss.write_index(self.index, tmp)
+            _fsync(tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        _write_json_atomic(stamp_path(path), stamp)
+
+    @classmethod
+    def load(cls, path: Path, dim: int) -> "VectorIndex":
+        import faiss
+
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError as exc:
+            raise LibraryError(f"{path}: the vector index is unreadable ({str(exc).splitlines()[0][:120]}); run `aidlgraph check --repair` to rebuild it") from None
+        if index.d != dim:
+            raise LibraryError(f"{path}: index has {index.d} dimensions but the library's model has {dim}; run `aidlgraph check --repair`")
+        return cls(dim, index)
+
+
+def stamp_path(path: Path) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def read_stamp(path: Path) -> dict:
+    try:
+        return json.loads(stamp_path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".stamp-", suffix=".tmp", dir=Path(path).parent)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

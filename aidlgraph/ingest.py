@@ -1,0 +1,272 @@
+"""Ingest: sources -> items, topics and edges in the store, vectors in FAISS.
+
+All parsing and validation happens before the first write; all writes to the database happen in
+one transaction; the FAISS index is saved after the commit (a crash in between is detected by
+the generation stamp and repaired from the stored vectors). Unchanged items (same content hash)
+are not embedded again.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from . import graph as graphs
+from .corpus import Batch, Item, Topic, load_path, normalise_name
+from .errors import InputError, UnknownTopicError
+from .library import Library
+
+SIMILAR_K = 5
+SIMILAR_MIN = 0.55
+DUPLICATE_MIN = 0.95
+INFER_MIN = 0.30
+INFER_MARGIN = 0.04
+INFER_MAX = 2
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    merged: int = 0
+    topics_new: int = 0
+    prereqs: int = 0
+    embedded: int = 0
+    inferred_tags: int = 0
+    duplicates: list[tuple[str, str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        parts = [f"{self.new} new", f"{self.updated} updated", f"{self.unchanged} unchanged"]
+        if self.removed:
+            parts.append(f"{self.removed} removed")
+        line = (f"ingested {self.files} file(s): {', '.join(parts)} items; {self.topics_new} new topics; "
+                f"{self.embedded} embedded")
+        if self.inferred_tags:
+            line += f"; {self.inferred_tags} items tagged by similarity"
+        if self.merged:
+            line += f"; {self.merged} repeated entries merged"
+        line += f"; {len(self.duplicates)} possible duplicates (see `aidlgraph dupes`)"
+        return line + f" in {self.seconds:.1f}s"
+
+
+def ingest(lib: Library, paths: Iterable[str | os.PathLike], prune: bool = False, progress: bool = False,
+           locked: bool = False, wait: float = 0.0) -> IngestReport:
+    """Ingest files or folders into ``lib``; see the module docstring for the guarantees."""
+    batches: list[Batch] = []
+    for path in paths:
+        batches.extend(load_path(path))
+    return ingest_batches(lib, batches, prune=prune, progress=progress, locked=locked, wait=wait)
+
+
+def ingest_batches(lib: Library, batches: list[Batch], prune: bool = False, progress: bool = False,
+                   locked: bool = False, wait: float = 0.0) -> IngestReport:
+    if locked:
+        return _ingest(lib, batches, prune, progress)
+    with lib.writing(wait=wait):
+        return _ingest(lib, batches, prune, progress)
+
+
+def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> IngestReport:
+    started = time.perf_counter()
+    store = lib.store
+    report = IngestReport(files=len(batches))
+
+    # 1. Topics and prerequisites: resolve names to ids, new topics join, the graph stays acyclic.
+    lookup = store.topic_names()
+    existing_ids = {t["id"] for t in store.topics()}
+    new_topics: dict[str, list[Topic]] = {}
+    for batch in batches:
+        for topic in batch.topics:
+            known = lookup.get(normalise_name(topic.name)) or lookup.get(normalise_name(topic.id.replace("-", " ")))
+            declares = bool(topic.description or topic.aliases or topic.minutes)
+            if known and not (declares and known == topic.id):
+                continue
+            if topic.id in existing_ids and not declares:
+                continue
+            new_topics.setdefault(batch.origin, []).append(topic)
+            for name in [topic.name, topic.id.replace("-", " "), *topic.aliases]:
+                lookup.setdefault(normalise_name(name), topic.id)
+            lookup[normalise_name(topic.name)] = topic.id
+    report.topics_new = sum(1 for ts in new_topics.values() for t in ts if t.id not in existing_ids)
+
+    def resolve(ref: str, what: str) -> str:
+        tid = lookup.get(normalise_name(ref)) or (ref if ref in existing_ids else None)
+        if tid is None:
+            close = _close_names(ref, lookup)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise UnknownTopicError(
+                f"{what} names unknown topic {ref!r}{hint}; add it to your topics file or fix the name", close)
+        return tid
+
+    prereq_rows = []
+    for batch in batches:
+        name = Path(batch.origin).name
+        for p in batch.prereqs:
+            src, dst = resolve(p.src, f"{name}: a prerequisite"), resolve(p.dst, f"{name}: a prerequisite")
+            if src == dst:
+                raise InputError(f"{name}: topic {p.dst!r} is listed as its own prerequisite; remove that line")
+            prereq_rows.append({"src": src, "dst": dst, "kind": "prereq", "source": p.source,
+                                "confidence": p.confidence, "reason": p.reason})
+    report.prereqs = len(prereq_rows)
+    topics_after = {t["id"]: t for t in store.topics()}
+    for ts in new_topics.values():
+        for t in ts:
+            topics_after[t.id] = {"id": t.id, "name": t.name}
+    g = graphs.build(topics_after.values(), store.edges("prereq") + prereq_rows)
+    graphs.require_acyclic(g)
+
+    # 2. Items: resolve topics, merge repeats within the sources, find what changed.
+    items: dict[str, tuple[Item, str, list[str]]] = {}
+    for batch in batches:
+        name = Path(batch.origin).name
+        for item in batch.items:
+            topic_ids = list(dict.fromkeys(resolve(t, f"{name}: item {item.title[:60]!r}") for t in item.topics))
+            if item.id in items:
+                first, origin, ids = items[item.id]
+                ids.extend(t for t in topic_ids if t not in ids)
+                report.merged += 1
+                continue
+            items[item.id] = (item, batch.origin, topic_ids)
+    for item, _, ids in items.values():  # merged topics are part of the content
+        item.topics = list(ids)
+    stored = store.item_hashes()
+    changed = [iid for iid, (item, _, _) in items.items() if stored.get(iid, (None, None))[1] != item.content_hash]
+    report.unchanged = len(items) - len(changed)
+    have_vector = {r[0]: r[1] for r in store.db.execute("SELECT num, content_hash FROM vectors").fetchall()}
+    to_embed = [iid for iid in items
+                if iid in changed or (stored.get(iid) and have_vector.get(stored[iid][0]) != items[iid][0].content_hash)]
+
+    # 3. Embed what changed (the slow part; everything above is cheap).
+    vectors = np.zeros((0, lib.dim or 0), dtype=np.float32)
+    if to_embed:
+        embedder = lib.embedder()
+        vectors = embedder.encode([items[i][0].embed_text() for i in to_embed], progress=progress)
+    report.embedded = len(to_embed)
+
+    # 4. Infer topics for items that came without any.
+    inferred: dict[str, list[tuple[str, float]]] = {}
+    untagged = [i for i in to_embed if not items[i][2]]
+    if untagged and (topics_after or new_topics):
+        inferred = _infer_topics(lib, new_topics, untagged, to_embed, vectors)
+        report.inferred_tags = sum(1 for v in inferred.values() if v)
+
+    # 5. Write everything in one transaction, then the index.
+    index = lib.index
+    origins = {b.origin for b in batches}
+    with store.transaction():
+        for origin, ts in new_topics.items():
+            store.upsert_topics(ts, origin)
+        for ts in new_topics.values():  # a topics file states all prerequisites of its topics
+            for t in ts:
+                store.db.execute("DELETE FROM edges WHERE kind = 'prereq' AND dst = ? AND source = 'curated'", [t.id])
+        store.add_edges(prereq_rows)
+        nums: dict[str, int] = {}
+        for iid in changed:
+            item, origin, topic_ids = items[iid]
+            num = store.upsert_item(item, origin, stored.get(iid, (None,))[0])
+            nums[iid] = num
+            store.db.execute("DELETE FROM edges WHERE src = ? AND kind IN ('about', 'next')", [iid])
+            rows = [{"src": iid, "dst": t, "kind": "about", "source": "curated", "confidence": 1.0} for t in topic_ids]
+            rows += [{"src": iid, "dst": t, "kind": "about", "source": "inferred", "confidence": round(s, 4),
+                      "reason": f"similar to the topic (score {s:.2f})"} for t, s in inferred.get(iid, [])]
+            store.add_edges(rows)
+        if changed:
+            report.updated = sum(1 for i in changed if i in stored)
+            report.new = len(changed) - report.updated
+        emb_nums = [nums.get(i) or stored[i][0] for i in to_embed]
+        if to_embed:
+            store.put_vectors(emb_nums, [items[i][0].content_hash for i in to_embed], vectors)
+        removed_nums: list[int] = []
+        if prune:
+            for origin in origins:
+                gone = {iid: num for iid, num in store.items_of_origin(origin).items() if iid not in items}
+                store.delete_items(gone.values())
+                removed_nums.extend(gone.values())
+            report.removed = len(removed_nums)
+        _series_edges(store, [items[i][0] for i in changed])
+        index.remove(removed_nums + emb_nums)
+        index.add(np.asarray(emb_nums, dtype=np.int64), vectors)
+        report.duplicates = _similar_edges(store, index, to_embed, emb_nums, vectors)
+        generation = int(store.get_meta("generation", "0")) + 1
+        store.set_meta("generation", generation)
+    lib.invalidate()
+    lib.save_index(index)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _close_names(ref: str, lookup: dict[str, str]) -> list[str]:
+    import difflib
+
+    return difflib.get_close_matches(normalise_name(ref), list(lookup), n=3, cutoff=0.75)
+
+
+def _infer_topics(lib: Library, new_topics: dict[str, list[Topic]], untagged: list[str], to_embed: list[str],
+                  vectors: np.ndarray) -> dict[str, list[tuple[str, float]]]:
+    """Tag items to the nearest topics by embedding similarity (provenance ``inferred``)."""
+    from .library import topic_text
+
+    ids, matrix = lib.topic_vectors()
+    extra = [t for ts in new_topics.values() for t in ts if t.id not in set(ids)]
+    if extra:
+        fresh = lib.embedder().encode([topic_text({"name": t.name, "aliases": t.aliases, "description": t.description}) for t in extra])
+        ids = ids + [t.id for t in extra]
+        matrix = np.vstack([matrix, fresh]) if len(matrix) else fresh
+    if not len(ids):
+        return {}
+    position = {iid: n for n, iid in enumerate(to_embed)}
+    scores = vectors[[position[i] for i in untagged]] @ matrix.T
+    out: dict[str, list[tuple[str, float]]] = {}
+    for row, iid in zip(scores, untagged):
+        order = np.argsort(-row)[:INFER_MAX]
+        best = float(row[order[0]])
+        out[iid] = [(ids[j], float(row[j])) for j in order
+                    if row[j] >= INFER_MIN and row[j] >= best - INFER_MARGIN]
+    return out
+
+
+def _series_edges(store, items: list[Item]) -> None:
+    """``next`` edges between consecutive parts of each series touched by this ingest."""
+    series = {(i.source, i.series) for i in items if i.series}
+    for source, name in series:
+        rows = store.db.execute(
+            "SELECT id FROM items WHERE source = ? AND series = ? ORDER BY coalesce(position, 0), num", [source, name]).fetchall()
+        ids = [r[0] for r in rows]
+        store.db.execute(
+            f"DELETE FROM edges WHERE kind = 'next' AND src IN ({', '.join('?' * len(ids))})", ids)
+        store.add_edges({"src": a, "dst": b, "kind": "next", "source": "series", "confidence": 1.0,
+                         "reason": f"next in series {name!r}"} for a, b in zip(ids, ids[1:]))
+
+
+def _similar_edges(store, index, item_ids: list[str], nums: list[int], vectors: np.ndarray) -> list[tuple[str, str, float]]:
+    """Link each (re-)embedded item to its nearest neighbours; return likely duplicates."""
+    if not len(nums):
+        return []
+    scores, hits = index.search(vectors, SIMILAR_K + 1)
+    hit_nums = sorted({int(n) for n in hits.ravel() if n >= 0})
+    id_of = {}
+    for start in range(0, len(hit_nums), 500):
+        chunk = hit_nums[start:start + 500]
+        id_of.update(dict(store.db.execute(
+            f"SELECT num, id FROM items WHERE num IN ({', '.join('?' * len(chunk))})", chunk).fetchall()))
+    rows, dupes = [], []
+    for iid, num, row_scores, row_hits in zip(item_ids, nums, scores, hits):
+        store.db.execute("DELETE FROM edges WHERE src = ? AND kind = 'similar'", [iid])
+        for score, hit in zip(row_scores, row_hits):
+            if hit < 0 or hit == num or score < SIMILAR_MIN or hit not in id_of:
+                continue
+            other = id_of[int(hit)]
+            rows.append({"src": iid, "dst": other, "kind": "similar", "source": "inferred",
+                         "confidence": round(float(score), 4), "reason": ""})
+            if score >= DUPLICATE_MIN and (other, iid) not in {(a, b) for a, b, _ in dupes}:
+                dupes.append((iid, other, float(score)))
+    store.add_edges(rows)
+    return dupes

@@ -1,0 +1,192 @@
+"""Reading paths: the prerequisite topics of a query's topic, in order, each with its best items.
+
+``reading_path`` is the whole computation; the formatters turn its result into text, Markdown,
+Mermaid or the JSON of DESIGN.md.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from . import graph as graphs
+from .library import Library
+from .resolve import Resolution, resolve_many, resolve_topic
+
+DEFAULT_MINUTES = {"resource": 30, "post": 10, "news": 5, "question": 5, "issue": 10, "topic": 60}
+KIND_WEIGHT = {"resource": 0.3, "post": 0.2, "question": 0.1, "news": 0.0, "issue": -0.2}
+SOURCE_WEIGHT = {"curated": 1.0, "imported": 1.0, "inferred": 0.0}
+
+
+@dataclass
+class Step:
+    position: int
+    topic: str
+    topic_id: str
+    title: str
+    url: str
+    kind: str
+    reason: str
+    id: str = ""
+    text: str = ""
+    authors: list[str] = field(default_factory=list)
+    series: str = ""
+    part: int | None = None
+    free: bool | None = None
+    core: bool = False
+    minutes: float = 0.0
+    estimated: bool = True
+
+
+@dataclass
+class ReadingPath:
+    query: str
+    topic: str
+    topic_id: str
+    resolution: str
+    steps: list[Step]
+    topics: list[str]
+    skipped_known: list[str]
+    topic_ids: list[str] = field(default_factory=list)
+
+    @property
+    def minutes(self) -> float:
+        return sum(s.minutes for s in self.steps)
+
+    def to_json(self) -> dict:
+        return {
+            "query": self.query, "topic": self.topic, "resolved": self.resolution,
+            "minutes": round(self.minutes), "topics": self.topics,
+            "steps": [asdict(s) for s in self.steps],
+        }
+
+
+def reading_path(lib: Library, query: str, known: list[str] = (), depth: int | None = None,
+                 per_topic: int = 2) -> ReadingPath:
+    """The ordered reading path for ``query`` (a topic name, alias or description)."""
+    res: Resolution = resolve_topic(lib, query)
+    known_ids = resolve_many(lib, list(known))
+    g = lib.graph
+    order = graphs.plan(g, res.topic_id, known=known_ids, depth=depth)
+    chosen = _pick_items(lib, order, per_topic)
+    steps: list[Step] = []
+    for tid in order:
+        node = g.nodes[tid]
+        why = _topic_reason(g, tid, order, res.topic_id)
+        picks = chosen.get(tid, [])
+        if not picks:
+            minutes, estimated = (node.get("minutes"), False) if node.get("minutes") else (DEFAULT_MINUTES["topic"], True)
+            steps.append(Step(len(steps) + 1, node["name"], tid, node["name"], "", "topic", why,
+                              text=node.get("description") or "", minutes=float(minutes), estimated=estimated))
+            continue
+        for item, pick in picks:
+            minutes = item.get("minutes")
+            steps.append(Step(
+                len(steps) + 1, node["name"], tid, item["title"], item.get("url") or "", item["kind"],
+                f"{why}; {pick}", id=item["id"], text=(item.get("text") or "")[:300], authors=item["authors"],
+                series=item.get("series") or "", part=item.get("position") if item.get("series") else None,
+                free=item.get("free"), core=item.get("core", False),
+                minutes=float(minutes or DEFAULT_MINUTES.get(item["kind"], 15)), estimated=minutes is None,
+            ))
+    names = [g.nodes[t]["name"] for t in order]
+    return ReadingPath(query, res.name, res.topic_id, res.describe(query), steps, names,
+                       [g.nodes[k]["name"] for k in known_ids if k in g], order)
+
+
+def _topic_reason(g, tid: str, order: list[str], target: str) -> str:
+    if tid == target:
+        return "the topic you asked for"
+    later = order[order.index(tid) + 1:]
+    for succ in later:  # the first later topic that needs this one
+        if g.has_edge(tid, succ):
+            reason = g.edges[tid, succ].get("reason") or ""
+            name = g.nodes[succ]["name"]
+            return f"prerequisite of {name}" + (f": {reason.rstrip('. ')}" if reason else "")
+    return "prerequisite"
+
+
+def _pick_items(lib: Library, order: list[str], per_topic: int) -> dict[str, list[tuple[dict, str]]]:
+    """The best ``per_topic`` items for each topic: core and curated first, then by relevance
+    to the topic, free before paid; series parts in series order."""
+    about = lib.store.items_about(order)
+    nums = sorted({item["num"] for pairs in about.values() for item, _ in pairs})
+    vec_ids, vectors = lib.store.vectors(nums, dim=lib.dim)
+    item_vec = {int(n): v for n, v in zip(vec_ids, vectors)}
+    topic_ids, topic_matrix = lib.topic_vectors() if nums else ([], None)
+    topic_vec = {t: topic_matrix[i] for i, t in enumerate(topic_ids)}
+    used: set[str] = set()
+    out: dict[str, list[tuple[dict, str]]] = {}
+    for tid in order:
+        scored = []
+        for item, edge in about.get(tid, []):
+            if item["id"] in used:
+                continue
+            rel = float(item_vec[item["num"]] @ topic_vec[tid]) if item["num"] in item_vec and tid in topic_vec else 0.0
+            score = (2.0 * item["core"] + SOURCE_WEIGHT.get(edge["source"], 0.5) * min(edge["confidence"] or 1.0, 1.0)
+                     + rel + KIND_WEIGHT.get(item["kind"], 0.0)
+                     + {True: 0.1, None: 0.0, False: -0.1}[item["free"]])
+            scored.append((score, rel, item, edge))
+        scored.sort(key=lambda s: -s[0])
+        best = scored[:per_topic]
+        best.sort(key=lambda s: (s[2].get("series") or "~", s[2].get("position") or 0, -s[0]))
+        picks = []
+        for score, rel, item, edge in best:
+            used.add(item["id"])
+            if item.get("series") and item.get("position"):
+                pick = f"part {item['position']} of series {item['series']}"
+            elif edge["source"] == "inferred":
+                pick = f"about {lib.graph.nodes[tid]['name']} (inferred, score {edge['confidence']:.2f})"
+            else:
+                pick = f"about {lib.graph.nodes[tid]['name']} (score {rel:.2f})"
+            if item["core"]:
+                pick = "core reading; " + pick
+            picks.append((item, pick))
+        out[tid] = picks
+    return out
+
+
+# -- formatting -------------------------------------------------------------------------------
+def _duration(minutes: float) -> str:
+    if minutes < 60:
+        return f"{minutes:.0f} min"
+    return f"{minutes / 60:.1f} h"
+
+
+def format_text(p: ReadingPath) -> str:
+    lines = [p.resolution, f"Reading path to {p.topic}: {len(p.topics)} topics, {len(p.steps)} steps, "
+             f"about {_duration(p.minutes)} (estimate)"]
+    if p.skipped_known:
+        lines.append(f"skipping what you know: {', '.join(p.skipped_known)}")
+    current = None
+    for s in p.steps:
+        if s.topic != current:
+            lines.append("")
+            lines.append(f"## {s.topic}")
+            current = s.topic
+        tag = "" if s.kind == "topic" else f" [{s.kind}]"
+        extras = []
+        if s.free is False:
+            extras.append("paid")
+        extras.append(("~" if s.estimated else "") + _duration(s.minutes))
+        lines.append(f"{s.position:>3}. {s.title}{tag} ({', '.join(extras)})")
+        if s.url:
+            lines.append(f"     {s.url}")
+        if s.kind == "topic" and s.text:
+            lines.append(f"     {s.text}")
+        lines.append(f"     why: {s.reason}")
+    return "\n".join(lines)
+
+
+def format_markdown(p: ReadingPath) -> str:
+    lines = [f"### Reading path: {p.topic}", "",
+             f"*{len(p.topics)} topics, about {_duration(p.minutes)} of reading (estimate).*", ""]
+    for s in p.steps:
+        title = f"[{s.title}]({s.url})" if s.url else s.title
+        if s.kind == "topic":
+            title = f"**{s.title}** (topic)" + (f": {s.text}" if s.text else "")
+        lines.append(f"{s.position}. {title} — {s.topic}. _{s.reason}_")
+    return "\n".join(lines)
+
+
+def format_mermaid(lib: Library, p: ReadingPath) -> str:
+    return graphs.mermaid(lib.graph, p.topic_ids)
