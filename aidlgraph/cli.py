@@ -216,6 +216,93 @@ def path(ctx: Context, query: str, known: str, depth: int | None, per_topic: int
         click.echo(paths.format_text(result))
 
 
+# -- the curator's command ------------------------------------------------------------------
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--file", "file", type=click.Path(dir_okay=False, path_type=str), help="A draft (Markdown or text).")
+@click.option("-k", "k", type=click.IntRange(min=1, max=500), default=10, show_default=True)
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(["resource", "news", "post", "question", "issue"]))
+@click.option("--before", metavar="DATE", help="Only items dated before DATE (YYYY, YYYY-MM or YYYY-MM-DD).")
+@click.option("--since", metavar="DATE", help="Only items dated DATE or later.")
+@click.option("--exclude-source", "exclude", multiple=True, metavar="S", help="Leave out items whose source contains S.")
+@click.option("--min-score", type=float, help="Leave out results scoring below this.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def related(ctx: Context, text: str | None, file: str | None, k: int, kinds: tuple[str, ...], before: str | None,
+            since: str | None, exclude: tuple[str, ...], min_score: float | None, as_json: bool) -> None:
+    """Past items related to TEXT, a --file draft, or standard input ("-")."""
+    from pathlib import Path
+
+    from .corpus import read_text
+    from .related import related as search
+
+    if file and text:
+        raise click.UsageError("give either TEXT or --file, not both")
+    if file:
+        text = read_text(Path(file))
+    elif text == "-" or (text is None and not sys.stdin.isatty()):
+        text = sys.stdin.read()
+    if not text or not text.strip():
+        raise click.UsageError("give the text to search for, --file DRAFT.md, or '-' to read standard input")
+    result = search(ctx.lib(), text, k=k, kinds=list(kinds), before=before, since=since,
+                    exclude_sources=list(exclude), min_score=min_score)
+    if as_json:
+        emit_json(result)
+        return
+    if result["passages"] > 1:
+        click.echo(f"searched {result['passages']} passages", err=True)
+    if not result["results"]:
+        click.echo("no related items")
+    for n, r in enumerate(result["results"], 1):
+        dup = f"  (near-duplicate of {r['duplicate_of']})" if r.get("duplicate_of") else ""
+        click.echo(f"{n:>2}. {r['title']}  [{r['kind']}, {r['source']}]  score {r['score']:.3f}{dup}")
+        if r["url"]:
+            click.echo(f"    {r['url']}")
+        click.echo(f"    id {r['id']}; why: {r['why']}")
+
+
+@cli.command()
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.95, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def dupes(ctx: Context, threshold: float, as_json: bool) -> None:
+    """Near-duplicate pairs (flagged, never merged)."""
+    from .related import duplicates
+
+    pairs = duplicates(ctx.lib(), threshold)
+    if as_json:
+        emit_json(pairs)
+        return
+    for p in pairs:
+        click.echo(f"{p['score']:.3f}  {p['a']['id']} {p['a']['title'][:50]!r} ({p['a']['source']})"
+                   f"  ~  {p['b']['id']} {p['b']['title'][:50]!r} ({p['b']['source']})")
+    click.echo(f"{len(pairs)} near-duplicate pairs at >= {threshold}", err=True)
+
+
+# -- the bot's command ------------------------------------------------------------------------
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def ask(ctx: Context, question: str, as_json: bool) -> None:
+    """Answer QUESTION from the archive with sources, or say plainly that it does not know."""
+    from .ask import ask as answer
+
+    result = answer(ctx.lib(), question)
+    if as_json:
+        emit_json(result)
+        return
+    if not result["answered"]:
+        click.echo("I don't know: nothing in the archive answers that well enough.")
+        if result["suggestions"]:
+            click.echo("Nearest topics: " + ", ".join(result["suggestions"]))
+        return
+    click.echo(result["answer"])
+    click.echo("\nSources:")
+    for s in result["sources"]:
+        click.echo(f"  - {s['title']}" + (f" <{s['url']}>" if s["url"] else "") + f"  (id {s['id']})")
+
+
 # -- the graph ------------------------------------------------------------------------------
 @cli.group(cls=Group)
 def graph() -> None:

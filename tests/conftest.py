@@ -1,0 +1,74 @@
+"""Shared fixtures: the real model loaded once per session, real libraries in temporary dirs."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """Every test gets its own library location; nothing touches the user's data dir."""
+    monkeypatch.setenv("AIDLGRAPH_HOME", str(tmp_path / "home-library"))
+    monkeypatch.delenv("AIDLGRAPH_MODEL", raising=False)
+    monkeypatch.delenv("AIDLGRAPH_DATA", raising=False)
+
+
+@pytest.fixture(scope="session")
+def model():
+    """The real embedding model, loaded once for the whole session."""
+    from aidlgraph import embed, config
+
+    return embed.load(config.DEFAULT_MODEL)
+
+
+@pytest.fixture
+def empty_library(tmp_path, model):
+    from aidlgraph.library import Library, create
+
+    path = create(tmp_path / "lib", empty=True)
+    lib = Library.open(path, build=False)
+    yield lib
+    lib.close()
+
+
+@pytest.fixture
+def mini_library(empty_library):
+    """A small real library: tests/fixtures/mini (CUDA and segmentation topics and items)."""
+    from aidlgraph.ingest import ingest
+
+    ingest(empty_library, [FIXTURES / "mini"])
+    return empty_library
+
+
+@pytest.fixture(scope="session")
+def shipped_library_path(tmp_path_factory, model):
+    """The shipped corpus (data/) built once per session; tests copy it before writing."""
+    from aidlgraph.library import create
+
+    return create(tmp_path_factory.mktemp("shipped") / "lib", empty=False)
+
+
+@pytest.fixture
+def shipped_library(shipped_library_path, tmp_path):
+    """A private, writable copy of the shipped library."""
+    from aidlgraph.library import Library
+
+    copy = tmp_path / "shipped-copy"
+    shutil.copytree(shipped_library_path, copy)
+    lib = Library.open(copy, build=False)
+    yield lib
+    lib.close()
+
+
+def shared_or_skip(relative: str) -> Path:
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"{path} is not here (the shared datasets are beside the project in CI)")
+    return path
