@@ -303,6 +303,32 @@ def ask(ctx: Context, question: str, as_json: bool) -> None:
         click.echo(f"  - {s['title']}" + (f" <{s['url']}>" if s["url"] else "") + f"  (id {s['id']})")
 
 
+@cli.command()
+@click.option("--repair", "fix", is_flag=True, help="Repair what can be repaired.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def check(ctx: Context, fix: bool, as_json: bool) -> None:
+    """Verify the library (schema, model, vectors vs index, graph, edges); --repair fixes it."""
+    from . import config
+    from .check import open_for_check, repair, verify
+
+    lib = open_for_check(config.library_dir(ctx.library_path))
+    done = repair(lib, progress=True) if fix else []
+    report = verify(lib)
+    report["repaired"] = done
+    if as_json:
+        emit_json(report)
+    else:
+        for line in done:
+            click.echo(f"repaired: {line}")
+        click.echo(f"{report['items']} items, index {report['index']}, model {report['model']} ({report['dim']} dims)")
+        click.echo("consistent" if report["ok"] else "problems:\n  " + "\n  ".join(report["problems"]))
+        if not report["ok"] and not fix:
+            click.echo("run `aidlgraph check --repair` to fix them")
+    if not report["ok"]:
+        sys.exit(1)
+
+
 # -- the graph ------------------------------------------------------------------------------
 @cli.group(cls=Group)
 def graph() -> None:
@@ -346,6 +372,50 @@ def graph_export(ctx: Context, fmt: str, topic: str | None) -> None:
     if topic:
         g = graphs.neighbourhood(g, resolve_topic(lib, topic).topic_id)
     click.echo(graphs.export(g, fmt))
+
+
+# -- serving ------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to bind; the default is reachable from this machine only.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 32), default=1, show_default=True,
+              help="Server processes (each loads its own index and model).")
+@click.option("--access-log/--no-access-log", default=True, show_default=True, help="Log every request.")
+@pass_ctx
+def serve(ctx: Context, host: str, port: int, workers: int, access_log: bool) -> None:
+    """Serve path, related, ask, topics and items over HTTP (JSON as with --json; docs at /docs).
+
+    POST /ingest is enabled only when AIDLGRAPH_TOKEN is set (bearer auth); it takes uploaded files,
+    and server-side paths only under AIDLGRAPH_INGEST_DIR.
+    """
+    from .server import serve as run
+
+    path = ctx.lib().path  # builds the default library first, with the same message as other commands
+    ctx.lib().close()
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"warning: serving on {host}: anyone who can reach port {port} can query this library"
+                   + ("; POST /ingest needs the token" if os.environ.get("AIDLGRAPH_TOKEN") else ""), err=True)
+    run(path, host=host, port=port, workers=workers, access_log=access_log)
+
+
+@cli.group(cls=Group)
+def bot() -> None:
+    """Chat bots answering from the archive."""
+
+
+@bot.command("telegram")
+@pass_ctx
+def bot_telegram(ctx: Context) -> None:
+    """Run the Telegram bot (token in TELEGRAM_BOT_TOKEN; needs `pip install 'aidlgraph[telegram]'`)."""
+    from .bot_telegram import run
+
+    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+    if not token:
+        raise click.UsageError("set TELEGRAM_BOT_TOKEN to the token @BotFather gave you")
+    path = ctx.lib().path
+    ctx.lib().close()
+    run(token, path)
 
 
 def main() -> None:

@@ -73,6 +73,7 @@ class SentenceTransformerEmbedder:
             raise LibraryError(f"cannot load model {name!r} from {path}: {exc}; check AIDLGRAPH_MODEL") from None
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
+        _export_for_queries(name, self.model)
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
@@ -82,6 +83,19 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True, normalize_embeddings=True,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _export_for_queries(name: str, model) -> None:
+    """Export the model to ONNX while torch is loaded anyway (once per model version), so later
+    queries embed without importing torch (see onnx_embed). A failure never breaks ingest."""
+    try:
+        from .onnx_embed import ensure_export
+
+        ensure_export(name, model)
+    except Exception as exc:
+        import logging
+
+        logging.getLogger(__name__).warning("ONNX export of %s failed (%s); queries will use torch", name, exc)
 
 
 _LOADED: dict[str, Embedder] = {}

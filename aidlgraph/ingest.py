@@ -138,11 +138,14 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
     for item, _, ids in items.values():  # merged topics are part of the content
         item.topics = list(ids)
     stored = store.item_hashes()
-    changed = [iid for iid, (item, _, _) in items.items() if stored.get(iid, (None, None))[1] != item.content_hash]
+    changed = [iid for iid, (item, _, _) in items.items() if stored.get(iid, (None, None, None))[1] != item.content_hash]
+    changed_set = set(changed)
+    moved = [(origin, stored[iid][0]) for iid, (item, origin, _) in items.items()
+             if iid in stored and iid not in changed_set and stored[iid][2] != origin]
     report.unchanged = len(items) - len(changed)
     have_vector = {r[0]: r[1] for r in store.db.execute("SELECT num, content_hash FROM vectors").fetchall()}
     to_embed = [iid for iid in items
-                if iid in changed or (stored.get(iid) and have_vector.get(stored[iid][0]) != items[iid][0].content_hash)]
+                if iid in changed_set or (stored.get(iid) and have_vector.get(stored[iid][0]) != items[iid][0].content_hash)]
 
     # 3. Embed what changed (the slow part; everything above is cheap).
     vectors = np.zeros((0, lib.dim or 0), dtype=np.float32)
@@ -169,15 +172,18 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
                 store.db.execute("DELETE FROM edges WHERE kind = 'prereq' AND dst = ? AND source = 'curated'", [t.id])
         store.add_edges(prereq_rows)
         nums: dict[str, int] = {}
+        about = []
         for iid in changed:
             item, origin, topic_ids = items[iid]
             num = store.upsert_item(item, origin, stored.get(iid, (None,))[0])
             nums[iid] = num
-            store.db.execute("DELETE FROM edges WHERE src = ? AND kind IN ('about', 'next')", [iid])
-            rows = [{"src": iid, "dst": t, "kind": "about", "source": "curated", "confidence": 1.0} for t in topic_ids]
-            rows += [{"src": iid, "dst": t, "kind": "about", "source": "inferred", "confidence": round(s, 4),
-                      "reason": f"similar to the topic (score {s:.2f})"} for t, s in inferred.get(iid, [])]
-            store.add_edges(rows)
+            if iid in stored:
+                store.db.execute("DELETE FROM edges WHERE src = ? AND kind IN ('about', 'next')", [iid])
+            about += [{"src": iid, "dst": t, "kind": "about", "source": "curated", "confidence": 1.0} for t in topic_ids]
+            about += [{"src": iid, "dst": t, "kind": "about", "source": "inferred", "confidence": round(s, 4),
+                       "reason": f"similar to the topic (score {s:.2f})"} for t, s in inferred.get(iid, [])]
+        store.add_edges(about)
+        store.db.conn.executemany("UPDATE items SET origin = ? WHERE num = ?", moved)
         if changed:
             report.updated = sum(1 for i in changed if i in stored)
             report.new = len(changed) - report.updated
@@ -257,7 +263,7 @@ def _similar_edges(store, index, item_ids: list[str], nums: list[int], vectors: 
         chunk = hit_nums[start:start + 500]
         id_of.update(dict(store.db.execute(
             f"SELECT num, id FROM items WHERE num IN ({', '.join('?' * len(chunk))})", chunk).fetchall()))
-    rows, dupes = [], []
+    rows, dupes, seen = [], [], set()
     for iid, num, row_scores, row_hits in zip(item_ids, nums, scores, hits):
         store.db.execute("DELETE FROM edges WHERE src = ? AND kind = 'similar'", [iid])
         for score, hit in zip(row_scores, row_hits):
@@ -266,7 +272,8 @@ def _similar_edges(store, index, item_ids: list[str], nums: list[int], vectors: 
             other = id_of[int(hit)]
             rows.append({"src": iid, "dst": other, "kind": "similar", "source": "inferred",
                          "confidence": round(float(score), 4), "reason": ""})
-            if score >= DUPLICATE_MIN and (other, iid) not in {(a, b) for a, b, _ in dupes}:
+            if score >= DUPLICATE_MIN and (other, iid) not in seen:
+                seen.add((iid, other))
                 dupes.append((iid, other, float(score)))
     store.add_edges(rows)
     return dupes

@@ -188,7 +188,13 @@ class Library:
             stale = [tid for tid in texts if stored.get(tid, ("",))[0] != hashes[tid]]
             vectors = {tid: np.frombuffer(v, dtype=np.float32) for tid, (h, v) in stored.items() if tid in texts}
             if stale:
-                fresh = self.embedder().encode([texts[t] for t in stale])
+                from . import embed
+
+                # Read commands land here: the torch-free query encoder (same vectors) when it exists.
+                self.check_model()
+                model = embed.load(self.model, fast=True)
+                self._check_dim(model.dim)
+                fresh = model.encode([texts[t] for t in stale])
                 for tid, vec in zip(stale, fresh):
                     vectors[tid] = vec
                 with contextlib.suppress(Exception):

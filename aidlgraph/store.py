@@ -122,12 +122,20 @@ class Store:
     def add_edges(self, rows: Iterable[dict], replace: bool = True) -> None:
         """Insert edges; curated and imported edges are never overwritten by inferred ones."""
         rows = list(rows)
+        weak = [r for r in rows if r.get("source") not in ("curated", "imported")]
+        if weak:
+            protected = set()
+            for kind in {r["kind"] for r in weak}:
+                srcs = sorted({r["src"] for r in weak if r["kind"] == kind})
+                for start in range(0, len(srcs), 500):
+                    chunk = srcs[start:start + 500]
+                    protected.update(self.db.execute(
+                        f"SELECT src, dst, kind FROM edges WHERE kind = ? AND source IN ('curated', 'imported') "
+                        f"AND src IN ({', '.join('?' * len(chunk))})", [kind, *chunk]).fetchall())
+            rows = [r for r in rows if r.get("source") in ("curated", "imported")
+                    or (r["src"], r["dst"], r["kind"]) not in protected]
         if not rows:
             return
-        protected = {(r[0], r[1], r[2]) for r in self.db.execute(
-            "SELECT src, dst, kind FROM edges WHERE source IN ('curated', 'imported')").fetchall()}
-        rows = [r for r in rows if r.get("source") in ("curated", "imported")
-                or (r["src"], r["dst"], r["kind"]) not in protected]
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         self.db.conn.executemany(
             f"{verb} INTO edges (src, dst, kind, source, confidence, reason) VALUES (?, ?, ?, ?, ?, ?)",
@@ -152,9 +160,9 @@ class Store:
         self.db.execute(sql, args)
 
     # -- items ------------------------------------------------------------------------------
-    def item_hashes(self) -> dict[str, tuple[int, str]]:
-        """item id -> (num, content_hash) for every stored item."""
-        return {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT id, num, content_hash FROM items").fetchall()}
+    def item_hashes(self) -> dict[str, tuple[int, str, str]]:
+        """item id -> (num, content_hash, origin) for every stored item."""
+        return {r[0]: (r[1], r[2], r[3]) for r in self.db.execute("SELECT id, num, content_hash, origin FROM items").fetchall()}
 
     def items_of_origin(self, origin: str) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.execute("SELECT id, num FROM items WHERE origin = ?", [origin]).fetchall()}

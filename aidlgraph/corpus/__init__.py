@@ -83,6 +83,17 @@ def load_text(text: str, origin: str, suffix: str, kind: str | None = None) -> B
     return load_feed(text, origin)
 
 
+def _in_library(path: Path, root: Path) -> bool:
+    """True for files inside an aidlgraph library directory (its index stamp is not a source)."""
+    folder = path.parent
+    while True:
+        if (folder / "library.db").exists():
+            return True
+        if folder == root or folder.parent == folder:
+            return False
+        folder = folder.parent
+
+
 def load_path(path: str | os.PathLike, progress: bool = False) -> list[Batch]:
     """Load a file, or every loadable file under a folder (sorted, hidden files skipped)."""
     root = Path(path)
@@ -93,6 +104,7 @@ def load_path(path: str | os.PathLike, progress: bool = False) -> list[Batch]:
             p for p in root.rglob("*")
             if p.is_file() and p.suffix.lower() in SUFFIXES
             and not any(part.startswith(".") for part in p.relative_to(root).parts)
+            and not _in_library(p, root)
         )
         if not files:
             raise InputError(f"{root}: no loadable files in this folder (.yaml .json .jsonl .csv .tsv .md .txt .rss .atom)")

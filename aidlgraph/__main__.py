@@ -1,0 +1,4 @@
+"""`python -m aidlgraph` runs the CLI."""
+from .cli import main
+
+main()

@@ -1,0 +1,788 @@
+"""Markdown reading lists in the awesome-list style: headings are topics, linked bullets are items.
+
+An awesome list is a tree of headings with bullets of links under them. The heading a link sits
+under is the best topic evidence the list gives, so each item is tagged with its innermost
+heading (or ``<details>`` summary), and the list's own title (a single H1 at the top) names the
+source. Everything that is not a reading (badges, table-of-contents anchors, links to the repo's
+own files, "back to top") is skipped, and the tags lists use for access, level and medium
+(``[$]``, ``Free``, ``Beginner``, ``[pdf]``, ``:star:``) become fields instead of noise in titles.
+
+The parser is line-based and hand-written on purpose: lists are loose Markdown, and a strict
+CommonMark parser would not be more right about them. Links are matched with a bracket table, not
+nested regular expressions, so no input can make it backtrack for long.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from .model import Batch, Item, Topic, normalise_name
+
+SKIP_HEADINGS = {
+    "contents", "content", "table of contents", "table of content", "toc", "index",
+    "contributing", "contribute", "contributors", "contribution", "contributions",
+    "how to contribute", "contribution guidelines", "license", "licence", "licensing",
+    "footnotes", "sponsors", "sponsor", "sponsorship", "backers", "related lists",
+    "related awesome lists", "other awesome lists", "code of conduct", "acknowledgements",
+    "acknowledgments", "support", "support us", "donate", "donations", "changelog",
+}
+GENERIC_SUMMARIES = {
+    "click to expand", "click here", "expand", "show", "show more", "see more", "more",
+    "read more", "details", "spoiler", "toggle", "open", "click",
+}
+GENERIC_LINK_TEXT = {
+    "link", "links", "here", "this", "pdf", "html", "web", "website", "site", "homepage",
+    "home page", "url", "video", "videos", "slides", "paper", "code", "github", "repo", "source",
+    "book", "course", "blog", "post", "article", "notes", "lecture", "lectures", "online",
+    "free", "read", "download", "youtube", "arxiv", "web version", "read online",
+    "official site", "project page", "demo", "ebook", "epub", "mobi",
+}
+BADGE_HOSTS = (
+    "shields.io", "badgen.net", "travis-ci.org", "travis-ci.com", "circleci.com", "codecov.io",
+    "coveralls.io", "badge.fury.io", "awesome.re", "app.codacy.com", "api.codacy.com",
+    "badges.gitter.im", "img.badgesize.io", "forthebadge.com",
+)
+TAG_WORDS = {
+    "$": ("free", False), "$$": ("free", False), "paid": ("free", False),
+    "free": ("free", True), "freemium": ("tag", "freemium"),
+    "beginner": ("level", "beginner"), "beginners": ("level", "beginner"),
+    "novice": ("level", "beginner"), "intermediate": ("level", "intermediate"),
+    "advanced": ("level", "advanced"), "expert": ("level", "advanced"),
+    "video": ("tag", "video"), "videos": ("tag", "video"), "pdf": ("tag", "pdf"),
+    "book": ("tag", "book"), "ebook": ("tag", "book"), "course": ("tag", "course"),
+    "mooc": ("tag", "course"), "paper": ("tag", "paper"), "slides": ("tag", "slides"),
+    "blog": ("tag", "blog"), "podcast": ("tag", "podcast"), "audio": ("tag", "audio"),
+    "code": ("tag", "code"), "tutorial": ("tag", "tutorial"), "interactive": ("tag", "interactive"),
+    "notebook": ("tag", "notebook"), "html": ("tag", "html"),
+}
+SHORTCODES = {
+    "star": "star", "star2": "star", "stars": "star", "sparkles": "star", "glowing_star": "star",
+    "moneybag": "$", "dollar": "$", "heavy_dollar_sign": "$", "money_with_wings": "$",
+    "free": "free", "tv": "video", "movie_camera": "video", "video_camera": "video",
+    "film_strip": "video", "books": "book", "book": "book", "closed_book": "book",
+    "blue_book": "book", "page_facing_up": "pdf",
+}
+EMOJI_TAGS = {"⭐": "star", "🌟": "star", "💰": "$", "💲": "$", "🆓": "free", "🎥": "video",
+              "📹": "video", "📺": "video", "📖": "book", "📚": "book", "📕": "book", "📄": "pdf"}
+EMOJI_RE = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2190-\u21FF\uFE0F\u200D\u20E3]")
+SHORTCODE_RE = re.compile(r"(?<![:\w]):([a-z][a-z0-9_+-]{0,29}):(?![:\w])")
+BRACKET_TAG_RE = re.compile(r"[\[(`]\s*(\${1,2}|[A-Za-z]{2,12})\s*[\])`]|\*\*\s*([A-Za-z]{3,12})\s*\*\*")
+BARE_TAG_RE = re.compile(r"\b(free|paid|beginner|beginners|intermediate|advanced)\b", re.I)
+YEAR_END_RE = re.compile(r"[\[(] ?(?:\d{1,2}[/.-]){0,2}((?:19|20)\d\d) ?[\])]$")
+YEAR_TAIL_RE = re.compile(r"(?:,|\s[-–—]) ?((?:19|20)\d\d)$")
+NAV_RE = re.compile(r"^\W*(?:back to (?:the )?(?:top|contents|index)|go to top|top|table of contents|contents)\W*$", re.I)
+BULLET_RE = re.compile(r"^(?P<indent>[ ]*)(?P<marker>[-*+]|\d{1,4}[.)])[ ]+(?P<body>.*)$")
+ATX_RE = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*)$")
+HTML_HEADING_RE = re.compile(r"^\s*<h([1-6])\b[^>]*>(.*?)</h\1\s*>\s*$", re.I)
+REF_DEF_RE = re.compile(r"^ {0,3}\[([^\]]{1,200})\]:\s*<?(\S+?)>?(?:\s+[\"'(].*)?$")
+ANCHOR_RE = re.compile(r"<a\s[^>]{0,300}?href\s*=\s*[\"']([^\"']{0,2000})[\"'][^>]{0,300}>(.{0,1000}?)</a\s*>", re.I)
+TAG_RE = re.compile(r"<[^<>]{0,300}>")
+BARE_URL_RE = re.compile(r"<?(https?://[^\s<>\]\)\"'`]+)>?", re.I)
+DETAILS_RE = re.compile(r"<details\b[^>]*>|</details\s*>|<summary\b[^>]*>|</summary\s*>", re.I)
+PARTICLES = {"de", "van", "von", "der", "den", "da", "di", "del", "la", "le", "bin", "du", "dos", "ter", "y"}
+NOT_NAMES = {
+    "the", "a", "an", "this", "that", "our", "my", "your", "their", "in", "on", "for", "with",
+    "of", "to", "from", "and", "or", "part", "chapter", "vol", "volume", "edition", "free",
+    "paid", "beginner", "advanced", "intermediate", "video", "book", "course", "pdf", "example",
+    "examples", "python", "using", "university", "institute", "lab", "team", "google",
+}
+
+
+# ---------------------------------------------------------------- helpers shared with newsletter
+
+
+@dataclass
+class Link:
+    """A Markdown link found in a line: where it is, what it says, where it points."""
+
+    start: int
+    end: int
+    text: str
+    url: str
+    image: bool = False
+
+
+def _pairs(s: str, opening: str, closing: str) -> dict[int, int]:
+    """Matching bracket positions in one pass, so link finding stays linear on any input."""
+    out: dict[int, int] = {}
+    stack: list[int] = []
+    for i, ch in enumerate(s):
+        if ch in (opening, closing) and i and s[i - 1] == "\\":
+            continue
+        if ch == opening:
+            stack.append(i)
+        elif ch == closing and stack:
+            out[stack.pop()] = i
+    return out
+
+
+def find_links(s: str, refs: dict[str, str] | None = None) -> list[Link]:
+    """Inline ``[text](url)``, reference ``[text][ref]`` and image links in ``s``, in order."""
+    refs = refs or {}
+    close_of, paren_of = _pairs(s, "[", "]"), _pairs(s, "(", ")")
+    links: list[Link] = []
+    i, n = 0, len(s)
+    while i < n:
+        j = s.find("[", i)
+        if j < 0:
+            break
+        k = close_of.get(j)
+        if k is None:
+            i = j + 1
+            continue
+        image = j > 0 and s[j - 1] == "!"
+        text, url, end = s[j + 1:k], None, k + 1
+        if k + 1 < n and s[k + 1] == "(" and (k + 1) in paren_of:
+            m = paren_of[k + 1]
+            inner = s[k + 2:m].strip()
+            url, end = (inner.split()[0].strip("<>") if inner else ""), m + 1
+        elif k + 1 < n and s[k + 1] == "[" and (k + 1) in close_of:
+            m = close_of[k + 1]
+            url = refs.get((s[k + 2:m].strip() or text.strip()).lower())
+            end = m + 1 if url is not None else end
+        elif refs:
+            url = refs.get(text.strip().lower())
+        if url is None:
+            i = j + 1
+            continue
+        links.append(Link(j - 1 if image else j, end, text, url, image))
+        i = end
+    return links
+
+
+def _bare_urls(s: str, taken: list[Link]) -> list[Link]:
+    """Autolinks and bare URLs outside the Markdown links already found."""
+    spans = [(l.start, l.end) for l in taken]
+    out = []
+    for m in BARE_URL_RE.finditer(s):
+        if not any(a <= m.start() < b for a, b in spans):
+            out.append(Link(m.start(), m.end(), "", m.group(1).rstrip(".,;:")))
+    return out
+
+
+def strip_inline(s: str, refs: dict[str, str] | None = None, _depth: int = 0) -> tuple[str, list[str]]:
+    """Plain text of a Markdown/HTML line and the http(s) URLs its links point to.
+
+    Images disappear, links become their text, bare URLs are taken out of the text (they are
+    kept in the returned list), emphasis and tags are dropped, whitespace collapses.
+    """
+    if _depth > 4:  # links nested in link text: real lists nest one level, so stop early
+        return " ".join(s.replace("[", " ").replace("]", " ").split()), []
+    s = ANCHOR_RE.sub(lambda m: f"[{m.group(2)}]({m.group(1)})", s)
+    links = find_links(s, refs)
+    links += _bare_urls(s, links)
+    links.sort(key=lambda l: l.start)
+    urls: list[str] = []
+    parts, pos = [], 0
+    for link in links:
+        if link.start < pos:
+            continue
+        parts.append(s[pos:link.start])
+        if not link.image:
+            if re.match(r"https?://", link.url, re.I):
+                urls.append(link.url)
+            if link.text:
+                parts.append(strip_inline(link.text, refs, _depth + 1)[0])
+        pos = link.end
+    parts.append(s[pos:])
+    text = TAG_RE.sub(" ", "".join(parts))
+    text = text.replace("**", "").replace("__", "").replace("`", "")
+    return " ".join(text.split()), urls
+
+
+def _name_words_ok(words: list[str]) -> bool:
+    capitals = 0
+    for word in words:
+        if word.lower() in PARTICLES:
+            continue
+        if word.lower().strip(".") in NOT_NAMES or any(ch.isdigit() for ch in word):
+            return False
+        if not word[0].isupper() or not all(ch.isalpha() or ch in "'’.-" for ch in word):
+            return False
+        capitals += 1
+    return capitals >= 1
+
+
+def split_names(text: str, min_words: int = 1) -> tuple[list[str], bool] | None:
+    """``"A. Smith, B. Jones and C. Lee et al."`` -> (names, et_al); None when it is not names.
+
+    Each name must be 1-5 capitalised words (initials and particles allowed) with at least
+    ``min_words`` words: a lone capitalised word after a dash is as often a platform as a person.
+    """
+    t = text.strip().rstrip(".,;: ")
+    et_al = False
+    m = re.search(r",?\s*(?:et\.?\s*al\.?|and others)$", t, re.I)
+    if m:
+        et_al, t = True, t[:m.start()]
+    parts = [p.strip() for p in re.split(r",|;|&|\band\b", t)]
+    parts = [p for p in parts if p]
+    if not parts or len(parts) > 12:
+        return None
+    for part in parts:
+        words = part.split()
+        if not min_words <= len(words) <= 5 or not _name_words_ok(words):
+            return None
+    return parts, et_al
+
+
+def split_byline(text: str) -> tuple[str, list[str], bool]:
+    """``"Title by A. Smith et al"`` -> ("Title", ["A. Smith"], True); unchanged when no names follow."""
+    low = text.lower()
+    cut = low.rfind(" by ")
+    if low.startswith("by "):
+        names = split_names(text[3:])
+        if names:
+            return "", names[0], names[1]
+    if cut > 0:
+        names = split_names(text[cut + 4:])
+        if names:
+            return text[:cut].rstrip(" ,-–—:("), names[0], names[1]
+    return text, [], False
+
+
+# ---------------------------------------------------------------- tokens
+
+
+@dataclass
+class _Tok:
+    kind: str  # heading, bullet, para, table, details, summary, enddetails
+    text: str = ""
+    level: int = 0
+    indent: int = 0
+    lines: int = 1
+    rows: list[list[str]] = field(default_factory=list)
+
+
+def _prepare(text: str) -> list[str]:
+    """Lines without front matter, HTML comments, tabs or non-breaking spaces."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    out, pos = [], 0
+    while True:  # HTML comments, without a DOTALL regex that would rescan unclosed ones
+        start = text.find("<!--", pos)
+        if start < 0:
+            out.append(text[pos:])
+            break
+        end = text.find("-->", start + 4)
+        out.append(text[pos:start])
+        if end < 0:
+            break
+        out.append("\n" * text.count("\n", start, end))
+        pos = end + 3
+    lines = [line.expandtabs(4).rstrip() for line in "".join(out).split("\n")]
+    if lines and lines[0].strip() == "---":
+        for i in range(1, min(len(lines), 200)):
+            if lines[i].strip() in ("---", "..."):
+                lines = lines[i + 1:]
+                break
+    return lines
+
+
+def _is_table_sep(line: str) -> bool:
+    cells = line.strip().strip("|").split("|")
+    return "-" in line and all(re.fullmatch(r"\s*:?-{2,}:?\s*", c) for c in cells)
+
+
+def _split_row(line: str) -> list[str]:
+    line = line.strip()
+    if line.startswith("|"):
+        line = line[1:]
+    if line.endswith("|") and not line.endswith("\\|"):
+        line = line[:-1]
+    cells, cur, depth, i = [], [], 0, 0
+    while i < len(line):  # pipes inside links or code are not cell borders
+        ch = line[i]
+        if ch == "\\" and i + 1 < len(line):
+            cur.append(line[i:i + 2])
+            i += 2
+            continue
+        if ch in "[(`":
+            depth += 1 if ch != "`" or not depth else -1
+        elif ch in "])" and depth:
+            depth -= 1
+        if ch == "|" and depth <= 0:
+            cells.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    cells.append("".join(cur).strip())
+    return cells
+
+
+def _tokens(lines: list[str]) -> list[_Tok]:
+    """Headings, bullets (with their continuation lines), paragraphs, tables and details tags."""
+    toks: list[_Tok] = []
+    para: list[str] = []
+    fence = ""
+    last_bullet: _Tok | None = None
+    blank = True
+
+    def flush() -> None:
+        if para:
+            toks.append(_Tok("para", " ".join(p.strip() for p in para), lines=len(para)))
+            para.clear()
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        i += 1
+        if fence:
+            if stripped.startswith(fence):
+                fence = ""
+            continue
+        if stripped.startswith(("```", "~~~")):
+            flush()
+            fence, last_bullet = stripped[:3], None
+            continue
+        if not stripped:
+            flush()
+            blank = True
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if DETAILS_RE.search(stripped):
+            flush()
+            last_bullet = None
+            rest = _details_tokens(stripped, lines, i, toks)
+            i += rest
+            blank = False
+            continue
+        m = ATX_RE.match(line) or HTML_HEADING_RE.match(line)
+        if m or re.match(r"^ {0,3}#{2,6}[A-Za-z]", line):
+            flush()
+            level, body = (len(m.group(1)) if not m.group(1).isdigit() else int(m.group(1)), m.group(2)) if m \
+                else (len(line) - len(line.lstrip(" #")) - indent, line.lstrip(" #"))
+            body = body.rstrip()
+            closed = body.rstrip("#")
+            if closed != body and (not closed or closed[-1] in " \t"):
+                body = closed.rstrip()
+            toks.append(_Tok("heading", body, level=level))
+            last_bullet, blank = None, False
+            continue
+        nxt = lines[i].strip() if i < len(lines) else ""
+        bullet = BULLET_RE.match(line)
+        if not bullet and blank and not para and nxt and re.fullmatch(r"=+|-{2,}", nxt) and "|" not in stripped:
+            toks.append(_Tok("heading", stripped, level=1 if nxt[0] == "=" else 2))
+            i += 1
+            last_bullet, blank = None, False
+            continue
+        if "|" in stripped and i < len(lines) and _is_table_sep(lines[i]):
+            flush()
+            header = _split_row(stripped)
+            i += 1
+            rows = []
+            while i < len(lines) and "|" in lines[i] and lines[i].strip():
+                rows.append(_split_row(lines[i]))
+                i += 1
+            toks.append(_Tok("table", rows=[header, *rows]))
+            last_bullet, blank = None, True
+            continue
+        if bullet or stripped.lower().startswith("<li"):
+            flush()
+            body = bullet.group("body") if bullet else re.sub(r"^<li\b[^>]*>|</li\s*>$", "", stripped, flags=re.I)
+            last_bullet = _Tok("bullet", body.strip(), indent=indent)
+            toks.append(last_bullet)
+            blank = False
+            continue
+        if last_bullet is not None and (not blank or indent > last_bullet.indent):
+            # a wrapped bullet line, or a paragraph indented under the bullet
+            last_bullet.text += ("\n" if blank else " ") + stripped
+            blank = False
+            continue
+        last_bullet = None
+        para.append(line)
+        blank = False
+    flush()
+    return toks
+
+
+def _details_tokens(line: str, lines: list[str], i: int, toks: list[_Tok]) -> int:
+    """Turn ``<details>``/``<summary>`` tags on a line into tokens; returns extra lines consumed."""
+    consumed = 0
+    pos = 0
+    for m in DETAILS_RE.finditer(line):
+        tag = m.group(0).lower()
+        if tag.startswith("<details"):
+            toks.append(_Tok("details"))
+        elif tag.startswith("</details"):
+            toks.append(_Tok("enddetails"))
+        elif tag.startswith("<summary"):
+            end = line.lower().find("</summary", m.end())
+            if end >= 0:
+                toks.append(_Tok("summary", line[m.end():end]))
+            else:  # the summary spans lines
+                parts = [line[m.end():]]
+                while i + consumed < len(lines) and consumed < 20:
+                    nxt = lines[i + consumed]
+                    consumed += 1
+                    cut = nxt.lower().find("</summary")
+                    if cut >= 0:
+                        parts.append(nxt[:cut])
+                        break
+                    parts.append(nxt)
+                toks.append(_Tok("summary", " ".join(parts)))
+                return consumed
+        pos = m.end()
+    tail = line[pos:].strip()
+    if tail and not TAG_RE.fullmatch(tail):
+        bullet = BULLET_RE.match(tail)
+        toks.append(_Tok("bullet", bullet.group("body"), indent=0) if bullet else _Tok("para", tail))
+    return consumed
+
+
+# ---------------------------------------------------------------- fields of one entry
+
+
+@dataclass
+class _Fields:
+    free: bool | None = None
+    level: str = ""
+    tags: list[str] = field(default_factory=list)
+
+    def take(self, kind: str, value) -> None:
+        if kind == "free" and self.free is None:
+            self.free = value
+        elif kind == "level" and not self.level:
+            self.level = value
+        elif kind == "tag" and value not in self.tags:
+            self.tags.append(value)
+
+
+def _tag(word: str, fields: _Fields) -> bool:
+    hit = TAG_WORDS.get(word.lower())
+    if hit:
+        fields.take(*hit)
+    return bool(hit)
+
+
+def _take_tags(s: str, fields: _Fields) -> str:
+    """Remove tag markers from plain text, recording them in ``fields``."""
+    def bracket(m: re.Match) -> str:
+        word = m.group(1) or m.group(2)
+        return " " if _tag(word, fields) else m.group(0)
+
+    def shortcode(m: re.Match) -> str:
+        word = SHORTCODES.get(m.group(1), m.group(1))
+        if not _tag(word, fields):
+            fields.take("tag", word)
+        return " "
+
+    s = BRACKET_TAG_RE.sub(bracket, s)
+    s = SHORTCODE_RE.sub(shortcode, s)
+    for emoji, word in EMOJI_TAGS.items():
+        if emoji in s:
+            s = s.replace(emoji, " ")
+            if not _tag(word, fields):
+                fields.take("tag", word)
+    s = EMOJI_RE.sub(" ", s)
+    s = re.sub(r"(?:^|(?<=\s))\$\$?(?=\s|$)", lambda m: " " if _tag(m.group(0), fields) else m.group(0), s)
+    # bare words count only as their own segment: "- Free - An intro", never "a free book"
+    segments = re.split(r"(\s[-–—|]\s|[,;()]|(?<=[.!?])\s)", s)
+    kept = []
+    for seg in segments:
+        word = seg.strip(" .:-–—|")
+        if word and BARE_TAG_RE.fullmatch(word) and _tag(word, fields):
+            continue
+        kept.append(seg)
+    s = "".join(kept)
+    return " ".join(s.split())
+
+
+def _tidy(s: str) -> str:
+    """Trim separators and dangling brackets left where a link or tag was cut out."""
+    s = " ".join(s.split())
+    s = re.sub(r"\(\s*\)|\[\s*\]", " ", s)
+    s = " ".join(s.split())
+    return s.strip(" -–—:|,;/").strip()
+
+
+def _trim(s: str) -> str:
+    """``_tidy``, also dropping a leading ``)``/``]`` or trailing ``(``/``[`` that lost its partner."""
+    s = _tidy(s)
+    while s and (s[0] in ")]" or s[-1] in "(["):
+        s = _tidy(s[1:] if s[0] in ")]" else s[:-1])
+    return s
+
+
+def _year(s: str) -> tuple[str, str]:
+    """Split a trailing ``(2016)``, ``(05/07/2015)`` or ``, 2015`` off ``s``."""
+    t = s.rstrip(" .")
+    for regex in (YEAR_END_RE, YEAR_TAIL_RE):
+        m = regex.search(t)
+        if m:
+            return t[:m.start()].rstrip(" ,-–—"), m.group(1)
+    return s, ""
+
+
+def _content_link(link: Link) -> bool:
+    """True for a link to something to read: http(s), not a badge, image, anchor or nav link."""
+    if link.image or "![" in link.text or link.text.lstrip().lower().startswith("<img"):
+        return False
+    url = link.url.strip()
+    if not re.match(r"https?://", url, re.I):
+        return False
+    try:
+        parsed = urlparse(url)
+    except ValueError:
+        return False
+    host, path = parsed.netloc.lower(), parsed.path.lower()
+    if any(host == h or host.endswith("." + h) for h in BADGE_HOSTS):
+        return False
+    if "badge" in path and path.endswith((".svg", ".png")):
+        return False
+    if re.search(r"/(?:contributing|code_of_conduct|license)(?:\.md)?$", path):
+        return False
+    return not (link.text and NAV_RE.match(strip_inline(link.text)[0] or "x"))
+
+
+def _entry(body: str, refs: dict[str, str], source: str, topic: str, section: str) -> Item | None:
+    """An item from one bullet (or table cell, or link line), or None when it links to nothing."""
+    body = re.sub(r"^\[[ xX]\]\s+", "", body.strip())
+    body = ANCHOR_RE.sub(lambda m: f"[{m.group(2)}]({m.group(1)})", body)
+    links = find_links(body, refs)
+    links = sorted(links + _bare_urls(body, links), key=lambda l: l.start)
+    content = [l for l in links if _content_link(l)]
+    if not content:
+        return None
+    first = content[0]
+    fields = _Fields()
+    pre_raw, post_raw = body[:first.start], body[first.end:]
+    bold = re.match(r"^\s*(?:\*\*|__)(.+?)(?:\*\*|__)", pre_raw)
+    link_text = _tidy(_take_tags(strip_inline(first.text, refs)[0], fields))
+    if link_text.lower() in GENERIC_LINK_TEXT:
+        _tag(link_text, fields)
+    pre, pre_urls = strip_inline(pre_raw, refs)
+    post, post_urls = strip_inline(post_raw, refs)
+    pre, post = _trim(_take_tags(pre, fields)), _trim(_take_tags(post, fields))
+    if link_text and link_text.lower() not in GENERIC_LINK_TEXT:
+        title, lead = link_text, pre
+    elif bold:
+        title = _tidy(_take_tags(strip_inline(bold.group(1), refs)[0], fields))
+        lead = _trim(_take_tags(strip_inline(pre_raw[bold.end():], refs)[0], fields))
+    elif pre:
+        title, lead = pre, ""
+    else:
+        title, lead = link_text, ""
+    title = _trim(title)
+    if not title:
+        return None
+    title, date = _year(title)
+    title, authors, et_al = split_byline(title)
+    title = _tidy(title) or link_text
+    desc, year = _year(post)
+    date = date or year
+    desc, more, more_et_al = split_byline(desc)
+    if not more and desc:
+        names = split_names(desc, min_words=2)
+        if names:
+            desc, (more, more_et_al) = "", names
+        else:
+            *head, last = re.split(r"\s[-–—]\s", desc)
+            names = split_names(last, min_words=2) if head else None
+            if names:
+                desc, (more, more_et_al) = " - ".join(head), names
+    authors = authors or more
+    if lead and not bold and not re.search(r"[-–—:|]$", pre_raw.rstrip(" [(")):
+        # the link sits inside a sentence ("Has a companion [forum](url) for each chapter")
+        desc = f"{lead} {link_text} {desc}" if desc else f"{lead} {link_text}"
+        lead = ""
+    text = _trim(" - ".join(p for p in (lead, desc) if p))
+    extra: dict = {}
+    if fields.level:
+        extra["level"] = fields.level
+    if fields.tags:
+        extra["tags"] = fields.tags
+    if et_al or more_et_al:
+        extra["et_al"] = True
+    if section:
+        extra["section"] = section
+    others = [u for u in pre_urls + post_urls if u != first.url]
+    if others:
+        extra["links"] = list(dict.fromkeys(others))
+    return Item(
+        title=title, kind="resource", url=first.url.strip(), text=text, source=source,
+        date=date, authors=authors, topics=[topic] if topic else [], free=fields.free, extra=extra,
+    )
+
+
+def _table_items(rows: list[list[str]], refs: dict[str, str], source: str, topic: str, section: str) -> list[Item]:
+    """One item per table row that links to something; named columns fill authors and year."""
+    header = [strip_inline(c)[0].lower() for c in rows[0]]
+    items = []
+    for row in rows[1:]:
+        cell_no = next((n for n, c in enumerate(row)
+                        if any(_content_link(l) for l in find_links(c, refs) + _bare_urls(c, find_links(c, refs)))), None)
+        if cell_no is None:
+            continue
+        item = _entry(row[cell_no], refs, source, topic, section)
+        if item is None:
+            continue
+        fields = _Fields(free=item.free, level=item.extra.get("level", ""), tags=item.extra.get("tags", []))
+        texts = [item.text] if item.text else []
+        for n, cell in enumerate(row):
+            if n == cell_no:
+                continue
+            name = header[n] if n < len(header) else ""
+            value = _tidy(_take_tags(strip_inline(cell, refs)[0], fields))
+            if not value or value in ("-", "—", "n/a", "N/A"):
+                continue
+            if name in ("author", "authors", "by", "instructor", "instructors", "speaker") and not item.authors:
+                names = split_names(value)
+                item.authors = names[0] if names else [value]
+            elif name in ("year", "date", "published") and not item.date:
+                m = re.search(r"(?:19|20)\d\d", value)
+                item.date = m.group(0) if m else value
+            else:
+                texts.append(value)
+        item.text = "; ".join(texts)
+        item.free = fields.free
+        if fields.level:
+            item.extra["level"] = fields.level
+        if fields.tags:
+            item.extra["tags"] = fields.tags
+        items.append(item)
+    return items
+
+
+# ---------------------------------------------------------------- headings and the walk
+
+
+def clean_heading(text: str) -> str:
+    """A heading as a topic name: no links, emoji, tags, numbering or trailing punctuation."""
+    plain = strip_inline(text)[0]
+    plain = SHORTCODE_RE.sub(" ", plain)
+    plain = EMOJI_RE.sub(" ", plain)
+    plain = re.sub(r"^\d+(?:\.\d+)*\.?\s+", "", plain.strip())
+    return " ".join(plain.split()).strip(" .:;,-–—!|#*").strip()
+
+
+def _is_skipped(name: str) -> bool:
+    key = normalise_name(name)
+    return key in SKIP_HEADINGS or key.startswith("table of contents")
+
+
+def _title_index(toks: list[_Tok]) -> int | None:
+    """The token that is the list's title: the first heading, if it is its only real H1."""
+    headings = [(n, t) for n, t in enumerate(toks) if t.kind == "heading"]
+    if not headings:
+        return None
+    h1s = [n for n, t in headings if t.level == 1 and not _is_skipped(clean_heading(t.text))]
+    first, tok = headings[0]
+    if tok.level == 1 and h1s == [first] and clean_heading(tok.text):
+        return first
+    return None
+
+
+@dataclass
+class _Bullet:
+    indent: int
+    item: Item | None
+    group: str
+
+
+def load_markdown(text: str, origin: str) -> Batch:
+    """Read an awesome-style Markdown list; see the module docstring for what becomes what."""
+    lines = _prepare(text)
+    refs: dict[str, str] = {}
+    kept = []
+    for line in lines:
+        m = REF_DEF_RE.match(line)
+        if m and not BULLET_RE.match(line):
+            refs[m.group(1).strip().lower()] = m.group(2)
+        else:
+            kept.append(line)
+    toks = _tokens(kept)
+    title_at = _title_index(toks)
+    source = clean_heading(toks[title_at].text) if title_at is not None else Path(origin).stem
+
+    batch = Batch(origin=origin)
+    stack: list[tuple[int, str, bool]] = []  # (level, topic name, skipped)
+    details: list[str] = []
+    bullets: list[_Bullet] = []
+
+    def where() -> tuple[str, str, bool]:
+        skipped = any(s for _, _, s in stack)
+        names = [n for _, n, _ in stack if n] + [d for d in details if d]
+        return (names[-1] if names else ""), " > ".join(names), skipped
+
+    for n, tok in enumerate(toks):
+        if tok.kind == "heading":
+            bullets.clear()
+            name = "" if n == title_at else clean_heading(tok.text)
+            while stack and stack[-1][0] >= tok.level:
+                stack.pop()
+            stack.append((tok.level, name, bool(name) and _is_skipped(name)))
+            continue
+        if tok.kind == "details":
+            details.append("")
+            bullets.clear()
+            continue
+        if tok.kind == "summary":
+            name = clean_heading(tok.text)
+            if details and normalise_name(name) not in GENERIC_SUMMARIES:
+                details[-1] = name
+            continue
+        if tok.kind == "enddetails":
+            if details:
+                details.pop()
+            bullets.clear()
+            continue
+        topic, section, skipped = where()
+        if skipped:
+            continue
+        if tok.kind == "table":
+            batch.items.extend(_table_items(tok.rows, refs, source, topic, section))
+            continue
+        if tok.kind == "para":
+            bullets.clear()
+            lead = ANCHOR_RE.sub(lambda m: f"[{m.group(2)}]({m.group(1)})", tok.text).lstrip("*_ ")
+            if tok.lines == 1 and lead.startswith("[") and not lead.startswith("[!"):
+                links = find_links(lead, refs)
+                if links and links[0].start == 0 and _content_link(links[0]):
+                    item = _entry(lead, refs, source, topic, section)
+                    if item:
+                        batch.items.append(item)
+            continue
+        # a bullet
+        while bullets and bullets[-1].indent >= tok.indent:
+            bullets.pop()
+        parent = next((b for b in reversed(bullets) if b.item is not None), None)
+        item = _entry(tok.text, refs, source, topic, section)
+        if item is not None:
+            if parent is not None:
+                item.extra["parent"] = parent.item.title
+            elif bullets and bullets[-1].group:
+                item.extra["group"] = bullets[-1].group
+            batch.items.append(item)
+        elif parent is not None:
+            note = _tidy(_take_tags(strip_inline(tok.text, refs)[0], _Fields()))
+            if note:
+                parent.item.text = f"{parent.item.text}\n{note}".strip()
+        group = ""
+        if item is None:
+            group = _tidy(strip_inline(tok.text, refs)[0])
+            group = group if len(group) <= 80 else ""
+        bullets.append(_Bullet(tok.indent, item, group))
+
+    batch.items = _dedupe(batch.items)
+    seen: dict[str, Topic] = {}
+    for item in batch.items:
+        for name in item.topics:
+            seen.setdefault(normalise_name(name), Topic(name=name))
+    batch.topics = list(seen.values())
+    return batch
+
+
+def _dedupe(items: list[Item]) -> list[Item]:
+    """One item per id: a link listed under two headings keeps both topics."""
+    by_id: dict[str, Item] = {}
+    for item in items:
+        first = by_id.get(item.id)
+        if first is None:
+            by_id[item.id] = item
+        else:
+            first.topics.extend(t for t in item.topics if t not in first.topics)
+            first.text = first.text or item.text
+    return list(by_id.values())
