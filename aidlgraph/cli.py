@@ -263,13 +263,15 @@ def related(ctx: Context, text: str | None, file: str | None, k: int, kinds: tup
 
 @cli.command()
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.95, show_default=True)
+@click.option("--all", "include_other_links", is_flag=True,
+              help="Also pairs whose items link to different URLs (same-titled, maybe different resources).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_ctx
-def dupes(ctx: Context, threshold: float, as_json: bool) -> None:
+def dupes(ctx: Context, threshold: float, include_other_links: bool, as_json: bool) -> None:
     """Near-duplicate pairs (flagged, never merged)."""
     from .related import duplicates
 
-    pairs = duplicates(ctx.lib(), threshold)
+    pairs = duplicates(ctx.lib(), threshold, include_other_links=include_other_links)
     if as_json:
         emit_json(pairs)
         return

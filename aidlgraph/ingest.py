@@ -209,6 +209,13 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
     return report
 
 
+def same_resource(url_a: str | None, url_b: str | None) -> bool:
+    """Two near-identical items are the same resource unless both have different links
+    (e.g. lecture slides titled "PCA" from two courses)."""
+    a, b = (url_a or "").strip().rstrip("/"), (url_b or "").strip().rstrip("/")
+    return not (a and b and a.split("://")[-1].lower() != b.split("://")[-1].lower())
+
+
 def _close_names(ref: str, lookup: dict[str, str]) -> list[str]:
     import difflib
 
@@ -257,12 +264,13 @@ def _similar_edges(store, index, item_ids: list[str], nums: list[int], vectors: 
     if not len(nums):
         return []
     scores, hits = index.search(vectors, SIMILAR_K + 1)
-    hit_nums = sorted({int(n) for n in hits.ravel() if n >= 0})
-    id_of = {}
-    for start in range(0, len(hit_nums), 500):
-        chunk = hit_nums[start:start + 500]
-        id_of.update(dict(store.db.execute(
-            f"SELECT num, id FROM items WHERE num IN ({', '.join('?' * len(chunk))})", chunk).fetchall()))
+    wanted = sorted({int(n) for n in hits.ravel() if n >= 0} | {int(n) for n in nums})
+    id_of, urls = {}, {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        for n, i, u in store.db.execute(
+                f"SELECT num, id, url FROM items WHERE num IN ({', '.join('?' * len(chunk))})", chunk).fetchall():
+            id_of[n], urls[n] = i, u
     rows, dupes, seen = [], [], set()
     for iid, num, row_scores, row_hits in zip(item_ids, nums, scores, hits):
         store.db.execute("DELETE FROM edges WHERE src = ? AND kind = 'similar'", [iid])
@@ -272,7 +280,7 @@ def _similar_edges(store, index, item_ids: list[str], nums: list[int], vectors: 
             other = id_of[int(hit)]
             rows.append({"src": iid, "dst": other, "kind": "similar", "source": "inferred",
                          "confidence": round(float(score), 4), "reason": ""})
-            if score >= DUPLICATE_MIN and (other, iid) not in seen:
+            if score >= DUPLICATE_MIN and (other, iid) not in seen and same_resource(urls.get(num), urls.get(int(hit))):
                 seen.add((iid, other))
                 dupes.append((iid, other, float(score)))
     store.add_edges(rows)

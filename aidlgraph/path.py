@@ -116,14 +116,17 @@ def _pick_items(lib: Library, order: list[str], per_topic: int) -> dict[str, lis
     topic_vec = {t: topic_matrix[i] for i, t in enumerate(topic_ids)}
     used: set[str] = set()
     out: dict[str, list[tuple[dict, str]]] = {}
-    for tid in order:
+    # The target first, then back through its prerequisites: an item tagged with several
+    # topics of the path is read where it matters most, not at the earliest foundation.
+    for tid in reversed(order):
         scored = []
         for item, edge in about.get(tid, []):
             if item["id"] in used:
                 continue
             rel = float(item_vec[item["num"]] @ topic_vec[tid]) if item["num"] in item_vec and tid in topic_vec else 0.0
+            specific = 0.5 / max(1, len(item["topics"]))  # an item about this topic alone beats a survey
             score = (2.0 * item["core"] + SOURCE_WEIGHT.get(edge["source"], 0.5) * min(edge["confidence"] or 1.0, 1.0)
-                     + rel + KIND_WEIGHT.get(item["kind"], 0.0)
+                     + rel + specific + KIND_WEIGHT.get(item["kind"], 0.0)
                      + {True: 0.1, None: 0.0, False: -0.1}[item["free"]])
             scored.append((score, rel, item, edge))
         scored.sort(key=lambda s: -s[0])

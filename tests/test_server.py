@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -14,6 +15,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from aidlgraph.cli import cli  # noqa: E402
 from aidlgraph.server import create_app  # noqa: E402
+
+MINI = Path(__file__).resolve().parent / "fixtures" / "mini"
 
 TOKEN = "test-token-1234"
 UPLOAD = """\
@@ -31,12 +34,24 @@ def no_server_env(monkeypatch):
     monkeypatch.delenv("AIDLGRAPH_INGEST_DIR", raising=False)
 
 
-@pytest.fixture
-def app(mini_library):
-    return create_app(mini_library.path)
+@pytest.fixture(scope="module")
+def shared_library(tmp_path_factory, model):
+    """One mini library for the tests that only read (the writing tests use ``mini_library``)."""
+    from aidlgraph.ingest import ingest
+    from aidlgraph.library import Library, create
+
+    lib = Library.open(create(tmp_path_factory.mktemp("served") / "lib", empty=True), build=False)
+    ingest(lib, [MINI])
+    yield lib
+    lib.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def app(shared_library):
+    return create_app(shared_library.path, token="", ingest_dir="")  # "": no token, whatever the environment says
+
+
+@pytest.fixture(scope="module")
 def client(app):
     with TestClient(app) as c:
         yield c
@@ -50,27 +65,27 @@ def cli_json(lib, *args):
 
 
 # -- the same JSON as the CLI ---------------------------------------------------------------------
-def test_healthz(client, mini_library):
+def test_healthz(client, shared_library):
     body = client.get("/healthz").json()
     assert body["status"] == "ok"
-    assert body["items"] == sum(mini_library.store.count_items().values())
-    assert body["model"] == mini_library.model
-    assert body["library"] == str(mini_library.path)
+    assert body["items"] == sum(shared_library.store.count_items().values())
+    assert body["model"] == shared_library.model
+    assert body["library"] == str(shared_library.path)
 
 
-def test_path_is_the_cli_json(client, mini_library):
+def test_path_is_the_cli_json(client, shared_library):
     r = client.get("/path", params={"q": "unified memory", "known": "c programming", "per_topic": 1})
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
-    assert r.json() == cli_json(mini_library, "path", "unified memory", "--known", "c programming", "--per-topic", "1")
+    assert r.json() == cli_json(shared_library, "path", "unified memory", "--known", "c programming", "--per-topic", "1")
     topics = r.json()["topics"]
     assert topics.index("cuda basics") < topics.index("unified memory") and "c programming" not in topics
     # known topics repeated instead of comma-separated mean the same
     both = client.get("/path?q=semantic+segmentation&known=neural+networks&known=c+programming").json()
-    assert both == cli_json(mini_library, "path", "semantic segmentation", "--known", "neural networks,c programming")
+    assert both == cli_json(shared_library, "path", "semantic segmentation", "--known", "neural networks,c programming")
 
 
-def test_related_get_and_post_are_the_cli_json(client, mini_library):
-    expected = cli_json(mini_library, "related", "pinned memory and host to device transfers", "-k", "3")
+def test_related_get_and_post_are_the_cli_json(client, shared_library):
+    expected = cli_json(shared_library, "related", "pinned memory and host to device transfers", "-k", "3")
     assert client.get("/related", params={"q": "pinned memory and host to device transfers", "k": 3}).json() == expected
     assert client.post("/related?k=3", json={"text": "pinned memory and host to device transfers"}).json() == expected
     assert client.post("/related", json={"text": "pinned memory and host to device transfers", "k": 3}).json() == expected
@@ -79,8 +94,8 @@ def test_related_get_and_post_are_the_cli_json(client, mini_library):
     assert "How to Optimize Data Transfers in CUDA C/C++" in [r["title"] for r in expected["results"]]
 
 
-def test_related_filters_are_the_cli_json(client, mini_library):
-    expected = cli_json(mini_library, "related", "convolutional networks for images", "--kind", "question",
+def test_related_filters_are_the_cli_json(client, shared_library):
+    expected = cli_json(shared_library, "related", "convolutional networks for images", "--kind", "question",
                         "--kind", "resource", "--exclude-source", "nothing", "--min-score", "0.1")
     got = client.get("/related", params={"q": "convolutional networks for images", "kind": ["question", "resource"],
                                          "exclude_source": "nothing", "min_score": 0.1}).json()
@@ -91,28 +106,28 @@ def test_related_filters_are_the_cli_json(client, mini_library):
     assert posted == expected
 
 
-def test_ask_get_and_post_are_the_cli_json(client, mini_library):
+def test_ask_get_and_post_are_the_cli_json(client, shared_library):
     question = "How do I start with image segmentation?"
-    expected = cli_json(mini_library, "ask", question)
+    expected = cli_json(shared_library, "ask", question)
     assert expected["answered"] is True and expected["sources"]
     assert client.get("/ask", params={"q": question}).json() == expected
     assert client.post("/ask", json={"question": question}).json() == expected
     assert client.post("/ask", content=question, headers={"content-type": "text/plain"}).json() == expected
 
 
-def test_ask_abstains_like_the_cli(client, mini_library):
+def test_ask_abstains_like_the_cli(client, shared_library):
     question = "What will the weather be in Lisbon tomorrow?"
     body = client.get("/ask", params={"q": question}).json()
-    assert body == cli_json(mini_library, "ask", question)
+    assert body == cli_json(shared_library, "ask", question)
     assert body["answered"] is False and body["sources"] == [] and body["suggestions"]
 
 
-def test_topics_and_items_are_the_cli_json(client, mini_library):
-    assert client.get("/topics").json() == cli_json(mini_library, "topics")
+def test_topics_and_items_are_the_cli_json(client, shared_library):
+    assert client.get("/topics").json() == cli_json(shared_library, "topics")
     item_id = client.get("/related?q=unified+memory&k=1").json()["results"][0]["id"]
     r = client.get(f"/items/{item_id}")
     assert r.status_code == 200
-    assert r.json() == cli_json(mini_library, "show", item_id)
+    assert r.json() == cli_json(shared_library, "show", item_id)
 
 
 def test_openapi_docs(client):
@@ -221,9 +236,11 @@ def test_concurrent_requests_agree_with_sequential(client):
 
 
 # -- reloading and writing ------------------------------------------------------------------------
-def test_ingest_by_another_process_is_picked_up(client, app, mini_library, tmp_path):
+def test_ingest_by_another_process_is_picked_up(mini_library, tmp_path):
     from aidlgraph.ingest import ingest
 
+    app = create_app(mini_library.path)
+    client = TestClient(app)
     query = {"q": "int8 quantization of transformer weights", "k": 3}
     before = client.get("/related", params=query).json()
     assert all("quantization" not in r["title"].lower() for r in before["results"])
@@ -282,17 +299,18 @@ def test_upload_is_ingested_and_visible(mini_library):
     ({"json": {"paths": []}}, 400),
     ({"content": b"{oops", "headers": {"content-type": "application/json"}}, 400),
 ])
-def test_bad_ingests_are_4xx_json(mini_library, kwargs, status):
+def test_bad_ingests_are_4xx_json(shared_library, kwargs, status):
     kwargs = dict(kwargs)
     headers = {"Authorization": f"Bearer {TOKEN}", "content-type": "text/plain", **kwargs.pop("headers", {})}
     if "json" in kwargs:
         headers.pop("content-type")
-    app = create_app(mini_library.path, token=TOKEN)
-    with TestClient(app) as c:
-        r = c.post("/ingest", headers=headers, **kwargs)
-        assert r.status_code == status, r.text
-        assert r.json()["error"]
-        assert c.get("/healthz").json()["items"] == sum(mini_library.store.count_items().values())
+    app = create_app(shared_library.path, token=TOKEN, ingest_dir="")
+    c = TestClient(app)  # no lifespan: the library opens on the first request
+    generation = shared_library.store.get_meta("generation")
+    r = c.post("/ingest", headers=headers, **kwargs)
+    assert r.status_code == status, r.text
+    assert r.json()["error"]
+    assert shared_library.store.get_meta("generation") == generation
     assert app.state.internal_errors == 0
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import InputError
 from .model import Batch, Item, Topic, normalise_name
 
-POST_CHARS = 800  # median entry text at least this long: the feed is a blog
+POST_CHARS = 500  # news summaries are a few sentences; blog bodies run to paragraphs
 BLOCK_TAGS = {"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
               "blockquote", "pre", "section", "article", "table", "hr", "dd", "dt"}
 SKIP_TAGS = {"script", "style", "head", "title", "noscript", "template"}
@@ -105,6 +105,8 @@ def load_feed(text: str, origin: str) -> Batch:
     entries = parsed.get("entries") or []
     if parsed.get("bozo") and not entries:
         reason = str(parsed.get("bozo_exception") or "unreadable XML").splitlines()[0][:200]
+        # expat's "<unknown>:2:27:" counts lines of feedparser's rewritten copy, not the file's
+        reason = re.sub(r"^<unknown>:\d+:\d+:\s*", "", reason) or "unreadable XML"
         raise InputError(f"{name}: not a valid RSS/Atom feed ({reason}); save the feed's XML as the file")
     feed = parsed.get("feed") or {}
     source = html_to_text(feed.get("title", "")) or Path(origin).stem
@@ -113,7 +115,7 @@ def load_feed(text: str, origin: str) -> Batch:
 
     bodies = [_body(e) for e in entries]
     lengths = sorted(len(b) for b in bodies)
-    kind = "post" if lengths and lengths[len(lengths) // 2] >= POST_CHARS else "news"
+    kind = "post" if lengths and lengths[(len(lengths) - 1) // 2] >= POST_CHARS else "news"
 
     batch = Batch(origin=origin)
     declared: dict[str, Topic] = {}

@@ -13,6 +13,7 @@ nested regular expressions, so no input can make it backtrack for long.
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,10 +155,12 @@ def find_links(s: str, refs: dict[str, str] | None = None) -> list[Link]:
 
 def _bare_urls(s: str, taken: list[Link]) -> list[Link]:
     """Autolinks and bare URLs outside the Markdown links already found."""
-    spans = [(l.start, l.end) for l in taken]
+    spans = sorted((l.start, l.end) for l in taken)
+    starts = [a for a, _ in spans]
     out = []
     for m in BARE_URL_RE.finditer(s):
-        if not any(a <= m.start() < b for a, b in spans):
+        k = bisect.bisect_right(starts, m.start()) - 1  # the link starting last before the URL
+        if k < 0 or m.start() >= spans[k][1]:
             out.append(Link(m.start(), m.end(), "", m.group(1).rstrip(".,;:")))
     return out
 
@@ -349,16 +352,10 @@ def _tokens(lines: list[str]) -> list[_Tok]:
             i += rest
             blank = False
             continue
-        m = ATX_RE.match(line) or HTML_HEADING_RE.match(line)
-        if m or re.match(r"^ {0,3}#{2,6}[A-Za-z]", line):
+        heading = _heading(line)
+        if heading:
             flush()
-            level, body = (len(m.group(1)) if not m.group(1).isdigit() else int(m.group(1)), m.group(2)) if m \
-                else (len(line) - len(line.lstrip(" #")) - indent, line.lstrip(" #"))
-            body = body.rstrip()
-            closed = body.rstrip("#")
-            if closed != body and (not closed or closed[-1] in " \t"):
-                body = closed.rstrip()
-            toks.append(_Tok("heading", body, level=level))
+            toks.append(_Tok("heading", heading[1], level=heading[0]))
             last_bullet, blank = None, False
             continue
         nxt = lines[i].strip() if i < len(lines) else ""
@@ -396,6 +393,26 @@ def _tokens(lines: list[str]) -> list[_Tok]:
         blank = False
     flush()
     return toks
+
+
+def _heading(line: str) -> tuple[int, str] | None:
+    """(level, text) of an ATX (``## X``, also the common ``##X``) or one-line HTML heading."""
+    m = HTML_HEADING_RE.match(line)
+    if m:
+        return int(m.group(1)), m.group(2).strip()
+    m = ATX_RE.match(line)
+    if m:
+        level, body = len(m.group(1)), m.group(2).rstrip()
+    elif re.match(r"^ {0,3}#{2,6}[A-Za-z]", line):
+        stripped = line.lstrip(" ")
+        body = stripped.lstrip("#")
+        level = len(stripped) - len(body)
+    else:
+        return None
+    closed = body.rstrip("#")  # a closing "##" run, but not the "#" of "C#"
+    if closed != body and (not closed or closed[-1] in " \t"):
+        body = closed
+    return level, body.strip()
 
 
 def _details_tokens(line: str, lines: list[str], i: int, toks: list[_Tok]) -> int:

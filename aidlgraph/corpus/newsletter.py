@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .markdown import split_byline, split_names, strip_inline
+from .markdown import split_byline, strip_inline
 from .model import Batch, Item, Topic, normalise_name
 
 LIST_RE = re.compile(r"^(?P<indent> *)(?:(?P<num>\d{1,3})[.)]|(?P<bullet>[•●▪◦‣∙·*+\-–]))[ ]+(?P<body>\S.*)$")
@@ -50,7 +50,6 @@ YEAR_RE = re.compile(r"\b(?:19[5-9]\d|20\d\d)\b")
 QUESTION_HEAD_RE = re.compile(r"\bquestions?\b|\bq\s?&\s?a\b|\bfaq\b|\bask(?:ed)?\b", re.I)
 EDITORIAL_HEAD_RE = re.compile(r"\b(?:thoughts|editorial|editor'?s?|curators?|from the desk|welcome|introduction|intro)\b", re.I)
 Q_RE = re.compile(r"^q\s*[.:)]\s*", re.I)
-A_RE = re.compile(r"^a\s*[.:)]\s*", re.I)
 FOOTNOTE_RE = re.compile(r"^\[\d{1,3}\]")
 STRONG_CUE_RE = re.compile(
     r"\b(?:acquir\w*|acquisitions?|releas\w*|launch\w*|announc\w*|unveil\w*|open-?sourc\w*|publish\w*"
@@ -588,10 +587,10 @@ def _editorial_news(blocks: list[Block], label: str, date: str, self_names: list
 
 def _question_item(section: Section, label: str, date: str) -> Item:
     blocks = section.blocks
+    """One question item: titled by the question, holding the question and the whole answer."""
     asked = next((b for b in blocks if b.kind in ("para", "label") and Q_RE.match(b.text)), None)
     asked = asked or next((b for b in blocks if b.kind in ("para", "label")), blocks[0])
-    question = asked.text if asked.kind != "list" else _render([asked])
-    return Item(title=_question_title(_plain(question)), kind="question", text=_render(blocks),
+    return Item(title=_question_title(_render([asked])), kind="question", text=_render(blocks),
                 source=label, date=date)
 
 
@@ -700,11 +699,12 @@ def _series(intro: str, post: Post) -> tuple[str, list[str]] | None:
 
 
 def _resource_items(post: Post) -> list[Item]:
+    """The list itself, then its entries in order (see the module docstring for what counts)."""
     topics = [post.topic] if post.topic else []
     date = _year(post.title)
 
-    def item(entry: _Entry, **kw) -> Item:
-        extra = {"et_al": True} if entry.et_al else {}
+    def item(entry: _Entry, group: str, **kw) -> Item:
+        extra: dict = {"et_al": True} if entry.et_al else {}
         if group:
             extra["group"] = group
         kw.setdefault("authors", entry.authors)
@@ -722,7 +722,7 @@ def _resource_items(post: Post) -> list[Item]:
         elif b.kind == "heading":
             entry = parse_entry(b.text)
             if entry:
-                items.append(item(entry))
+                items.append(item(entry, group))
         elif b.kind == "list":
             intro = previous.text if previous is not None and previous.kind in ("para", "label") else ""
             series = _series(intro, post) if b.numbered and intro else None
@@ -731,10 +731,10 @@ def _resource_items(post: Post) -> list[Item]:
                 if entry is None:
                     continue
                 if series:
-                    items.append(item(entry, series=series[0], position=e.number or n,
+                    items.append(item(entry, group, series=series[0], position=e.number or n,
                                       authors=entry.authors or list(series[1])))
                 else:
-                    items.append(item(entry))
+                    items.append(item(entry, group))
             group = ""  # a label names the list right after it, no more
         else:
             group = ""
@@ -744,12 +744,12 @@ def _resource_items(post: Post) -> list[Item]:
                 entry = parse_entry(lab[0])
                 if entry:
                     entry.text, entry.url = lab[1], _first_url(b.text)
-                    items.append(item(entry))
+                    items.append(item(entry, group))
             for work in titled_works(plain):
                 entry = parse_entry(work)
                 if entry:
                     entry.text = plain
-                    items.append(item(entry))
+                    items.append(item(entry, group))
         previous = b
     return items
 
