@@ -420,6 +420,75 @@ def bot_telegram(ctx: Context) -> None:
     run(token, path)
 
 
+@graph.command("suggest")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many.")
+@click.option("--min-confidence", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
+              help="Leave out suggestions scoring below this.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def graph_suggest(ctx: Context, limit: int, min_confidence: float, as_json: bool) -> None:
+    """Propose missing prerequisite edges, each with its confidence and evidence."""
+    from .suggest import suggest
+
+    found = suggest(ctx.lib(), limit=limit, min_confidence=min_confidence)
+    if as_json:
+        emit_json([s.to_json() for s in found])
+        return
+    if not found:
+        click.echo(f"no suggestions at confidence >= {min_confidence}")
+        return
+    for s in found:
+        click.echo(f"{s.confidence:.2f}  {s.src_name} -> {s.dst_name}")
+        click.echo(f"      why: {s.why}")
+    click.echo("record a decision: aidlgraph graph accept|reject SRC DST", err=True)
+
+
+@graph.command("accept")
+@click.argument("src")
+@click.argument("dst")
+@click.option("--reason", default="", help="Why SRC comes before DST (shown in reading paths).")
+@pass_ctx
+def graph_accept(ctx: Context, src: str, dst: str, reason: str) -> None:
+    """Accept SRC -> DST as a curated prerequisite edge (refused if it would make a cycle)."""
+    from .suggest import accept
+
+    a, b, what = accept(ctx.lib(), src, dst, reason=reason, wait=ctx.wait)
+    click.echo(f"accepted {a} -> {b}: {what}")
+
+
+@graph.command("reject")
+@click.argument("src")
+@click.argument("dst")
+@click.option("--reason", default="", help="A note for the record.")
+@pass_ctx
+def graph_reject(ctx: Context, src: str, dst: str, reason: str) -> None:
+    """Reject SRC -> DST: it is never suggested again."""
+    from .suggest import reject
+
+    a, b, what = reject(ctx.lib(), src, dst, note=reason, wait=ctx.wait)
+    click.echo(f"rejected {a} -> {b}: {what}")
+
+
+# -- importers ------------------------------------------------------------------------------
+@cli.group("import", cls=Group)
+def import_group() -> None:
+    """Bring another project's knowledge graph into the library."""
+
+
+@import_group.command("metacademy")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--library", "library", metavar="DIR", help="Library directory (as the global --library).")
+@pass_ctx
+def import_metacademy(ctx: Context, file: str, library: str | None) -> None:
+    """Metacademy's graph_data.json: concepts, dependencies and resources (re-importing is a no-op)."""
+    from .importers import import_metacademy as run
+
+    if library:
+        ctx.library_path, ctx._lib = library, None
+    report = run(ctx.lib(), file, progress=True, wait=ctx.wait)
+    click.echo(report.summary())
+
+
 def main() -> None:
     """Entry point: user errors are one line and exit 1; nothing else shows a traceback."""
     try:

@@ -197,9 +197,10 @@ def find_mentions(texts: list[str], names: list[list[str]]) -> list[set[int]]:
         words = _normal(text).split()
         hit: set[int] = set()
         for length, keys in by_length.items():
-            grams = {" ".join(words[k:k + length]) for k in range(len(words) - length + 1)}
-            for gram in grams & keys.keys():
-                hit |= keys[gram]
+            for k in range(len(words) - length + 1):
+                topics = keys.get(" ".join(words[k:k + length]))
+                if topics:
+                    hit |= topics
         found.append(hit)
     return found
 
@@ -223,10 +224,12 @@ def mention_matrix(texts: list[list[str]], names: list[list[str]]) -> np.ndarray
     """
     n = len(names)
     out = np.zeros((n, n), dtype=np.float32)
+    unique = sorted({doc for docs in texts for doc in docs})  # an item tagged to k topics is read once
+    found = dict(zip(unique, find_mentions(unique, names)))
     for i, docs in enumerate(texts):
+        for doc in docs:
+            out[i, list(found[doc])] += 1
         if docs:
-            for hit in find_mentions(docs, names):
-                out[i, list(hit)] += 1
             out[i] /= len(docs)
     np.fill_diagonal(out, 0.0)
     return out

@@ -118,6 +118,18 @@ def test_authors_and_year_after_the_link(by_title):
     assert fastai.text == "A top-down course"
 
 
+@pytest.mark.parametrize("line, authors, date, text", [
+    ("- [Book](https://a.org/b) by Michael Nielsen, 2015", ["Michael Nielsen"], "2015", ""),
+    ("- [Paper](https://a.org/p) (2016)", [], "2016", ""),
+    ("- [Paper](https://a.org/p) - Kaiming He, Xiangyu Zhang (2016)", ["Kaiming He", "Xiangyu Zhang"], "2016", ""),
+    ("- [Course](https://a.org/c) - Lectures on CNNs - Andrej Karpathy", ["Andrej Karpathy"], "", "Lectures on CNNs"),
+    ("- [Course](https://a.org/c) - Coursera", [], "", "Coursera"),  # one word after a dash: a platform
+])
+def test_byline_forms(line, authors, date, text):
+    item = load(line).items[0]
+    assert (item.authors, item.date, item.text) == (authors, date, text)
+
+
 def test_link_title_attribute_is_not_part_of_the_url(by_title):
     item = by_title["Unified Memory for CUDA Beginners"]
     assert item.url == "https://developer.nvidia.com/blog/unified-memory-cuda-beginners/"

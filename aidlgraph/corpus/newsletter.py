@@ -427,6 +427,7 @@ def headline(sentence: str) -> str:
 
 
 def _year(text: str) -> str:
+    """The year a title names ("GTC 2019"), else nothing: dates are never guessed."""
     m = YEAR_RE.search(text)
     return m.group(0) if m else ""
 
@@ -536,6 +537,7 @@ def _question_title(question: str) -> str:
 
 
 def _issue_items(post: Post, self_names: list[str]) -> list[Item]:
+    """The issue (summed up by its editorial's opening), its editorial, news, questions, sections."""
     m = LABEL_RE.match(post.title)
     label = " ".join((m.group(1) if m else post.title).split())
     date = _year(post.title)
@@ -606,6 +608,7 @@ def _mostly_list(post: Post) -> bool:
 
 
 def _post_items(post: Post) -> list[Item]:
+    """The post with all its text, plus a news item per entry of its labelled numbered lists."""
     date = _year(post.title)
     items = [Item(title=post.title, kind="post", text=_render(post.blocks), source=post.title,
                   date=date, authors=list(post.authors), url=_first_url(_render(post.blocks[:1])))]

@@ -1,0 +1,261 @@
+"""Load test of `aidlgraph serve`: throughput and latency of path/related/ask over loopback HTTP.
+
+    .venv/bin/python bench/serve_load.py                     # builds a library, 3000 requests, 8 clients
+    .venv/bin/python bench/serve_load.py --library DIR --requests 5000 --clients 16 --workers 2
+    .venv/bin/python bench/serve_load.py --with-ingest       # also: reads while another process ingests
+
+Builds a library from the shipped corpus (``data/``), or from tests/fixtures/mini when ``data/`` is
+absent, unless ``--library`` names one; starts ``aidlgraph serve`` as a subprocess on 127.0.0.1 on a
+free port; waits for /healthz; sends each distinct query once (so the query-embedding cache is warm,
+as it is for a bot answering recurring questions); then runs a bounded load: a fixed number of
+requests (and a time cap) from N client threads, each on its own keep-alive connection, a mix of
+/path, /related and /ask over a handful of queries. Prints requests/s, p50/p95/p99 latency and the
+error count, then stops the server. Aims (2 cores): p50 <= 10 ms, >= 200 requests/s.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MINI = ROOT / "tests" / "fixtures" / "mini"
+AIDLGRAPH = [sys.executable, "-c", "from aidlgraph.cli import main; main()"]
+RELATED = ["convolutional networks for image classification", "pinned memory and host to device transfers",
+           "Google acquires Kaggle", "training deep networks on GPUs", "pixel-wise labelling of images"]
+ASK = ["How do I start with image segmentation?", "where can I learn CUDA?", "any good books on deep learning?",
+       "what should I read before convolutional networks?", "What will the weather be tomorrow?"]
+
+
+def build_library(path: Path) -> str:
+    env = {**os.environ, "AIDLGRAPH_HOME": str(path)}
+    data = Path(os.environ.get("AIDLGRAPH_DATA") or ROOT / "data")
+    if data.is_dir():
+        subprocess.run(AIDLGRAPH + ["--library", str(path), "init"], check=True, env=env)
+        return f"shipped corpus ({data})"
+    subprocess.run(AIDLGRAPH + ["--library", str(path), "init", "--empty"], check=True, env=env)
+    subprocess.run(AIDLGRAPH + ["--library", str(path), "ingest", str(MINI)], check=True, env=env)
+    return f"mini fixture ({MINI}; data/ is absent)"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(conn: http.client.HTTPConnection, url: str) -> tuple[int, bytes]:
+    conn.request("GET", url)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def wait_healthy(port: int, server: subprocess.Popen, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with code {server.returncode}; see its log")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            status, body = get(conn, "/healthz")
+            conn.close()
+            if status == 200:
+                return json.loads(body)
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the server did not answer /healthz within {timeout:.0f} s")
+
+
+def make_urls(port: int) -> list[tuple[str, str]]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    _, body = get(conn, "/topics")
+    conn.close()
+    topics = [t["name"] for t in json.loads(body)]
+    leaves = sorted(topics, key=len)[:5] or ["cuda"]
+    q = urllib.parse.quote
+    urls = [("path", f"/path?q={q(t)}") for t in leaves]
+    urls += [("related", f"/related?q={q(t)}&k=10") for t in RELATED]
+    urls += [("ask", f"/ask?q={q(t)}") for t in ASK]
+    return urls
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def run_load(port: int, urls: list[tuple[str, str]], total: int, clients: int, cap: float) -> dict:
+    lock = threading.Lock()
+    issued = 0
+    records: list[tuple[str, float, float, bool]] = []  # (endpoint, start, seconds, ok)
+    deadline = time.monotonic() + cap
+
+    def client(n: int) -> None:
+        nonlocal issued
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        while True:
+            with lock:
+                if issued >= total or time.monotonic() > deadline:
+                    break
+                i = issued
+                issued += 1
+            kind, url = urls[(i * 7 + n) % len(urls)]
+            start = time.perf_counter()
+            try:
+                status, _ = get(conn, url)
+                ok = status == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            mine.append((kind, start, time.perf_counter() - start, ok))
+        conn.close()
+        with lock:
+            records.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"records": records, "seconds": time.perf_counter() - started, "started": started}
+
+
+def summarise(records: list, seconds: float, label: str) -> dict:
+    lat = [r[2] * 1000 for r in records]
+    errors = sum(1 for r in records if not r[3])
+    out = {"label": label, "requests": len(records), "seconds": round(seconds, 2),
+           "rps": round(len(records) / seconds, 1) if seconds else 0.0,
+           "p50_ms": round(percentile(lat, 50), 2), "p95_ms": round(percentile(lat, 95), 2),
+           "p99_ms": round(percentile(lat, 99), 2), "max_ms": round(max(lat), 2) if lat else float("nan"),
+           "errors": errors, "by_endpoint": {}}
+    for kind in ("path", "related", "ask"):
+        k = [r[2] * 1000 for r in records if r[0] == kind]
+        if k:
+            out["by_endpoint"][kind] = {"n": len(k), "p50_ms": round(statistics.median(k), 2),
+                                        "p95_ms": round(percentile(k, 95), 2)}
+    return out
+
+
+def show(s: dict) -> None:
+    print(f"{s['label']}: {s['requests']} requests in {s['seconds']} s = {s['rps']} requests/s; "
+          f"latency p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms, max {s['max_ms']} ms; "
+          f"errors {s['errors']}")
+    for kind, v in s["by_endpoint"].items():
+        print(f"  {kind:<8} n={v['n']:<5} p50 {v['p50_ms']} ms, p95 {v['p95_ms']} ms")
+
+
+def ingest_file(directory: Path, n: int = 300) -> Path:
+    path = directory / "bench-ingest.yaml"
+    lines = ["source: Bench ingest", "items:"]
+    for i in range(n):
+        lines += [f"  - title: Bench article {i} on GPU kernels and convolutional networks",
+                  f"    text: Article {i} explains tiling, shared memory and convolution layers, variant {i * 7919 % 1000}."]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--library", help="Use this library instead of building one.")
+    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--clients", type=int, default=8, help="Concurrent client threads.")
+    ap.add_argument("--time-cap", type=float, default=60.0, help="Stop issuing requests after this many seconds.")
+    ap.add_argument("--workers", type=int, default=1, help="Server processes (aidlgraph serve --workers).")
+    ap.add_argument("--access-log", action="store_true", help="Leave uvicorn's access log on (off by default here).")
+    ap.add_argument("--with-ingest", action="store_true",
+                    help="Also run the load while `aidlgraph ingest` of 300 new items runs in another process.")
+    ap.add_argument("--json", action="store_true", help="Print the figures as JSON too.")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="aidlgraph-serve-load-") as tmp:
+        tmp = Path(tmp)
+        if args.library:
+            library, what = Path(args.library), f"given library ({args.library})"
+        else:
+            library = tmp / "lib"
+            t = time.perf_counter()
+            what = build_library(library)
+            print(f"built a library from the {what} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        port = free_port()
+        log = open(tmp / "server.log", "w+")
+        command = AIDLGRAPH + ["--library", str(library), "serve", "--host", "127.0.0.1", "--port", str(port),
+                               "--workers", str(args.workers)] + ([] if args.access_log else ["--no-access-log"])
+        t = time.perf_counter()
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        figures = []
+        try:
+            health = wait_healthy(port, server, timeout=180)
+            print(f"server up in {time.perf_counter() - t:.1f} s: {health['items']} items, model {health['model']}, "
+                  f"{args.workers} worker(s), port {port}", file=sys.stderr)
+            urls = make_urls(port)
+            warm = run_load(port, urls, total=len(urls) * args.workers * 2, clients=1, cap=120)
+            assert all(r[3] for r in warm["records"]), "a warm-up request failed; see the server log"
+            result = run_load(port, urls, args.requests, args.clients, args.time_cap)
+            figures.append(summarise(result["records"], result["seconds"],
+                                     f"{args.clients} clients, {len(urls)} distinct queries"))
+            show(figures[-1])
+            if args.with_ingest:
+                source = ingest_file(tmp)
+                env = {**os.environ, "AIDLGRAPH_HOME": str(library)}
+                t0 = time.perf_counter()
+                writer = subprocess.Popen(AIDLGRAPH + ["--library", str(library), "--wait", "60", "ingest", str(source)],
+                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+                during: list = []
+                while writer.poll() is None:
+                    chunk = run_load(port, urls, 200, args.clients, 10)
+                    during.extend(chunk["records"])
+                t1 = time.perf_counter()
+                output = writer.stdout.read().strip().splitlines()
+                print(f"ingest in another process: {output[-1] if output else '?'} (exit {writer.returncode}, "
+                      f"{t1 - t0:.1f} s)", file=sys.stderr)
+                window = [r for r in during if r[1] <= t1]
+                figures.append(summarise(window, max(1e-9, sum(r[2] for r in window) / max(1, args.clients)),
+                                         "during the ingest (rps is approximate)"))
+                show(figures[-1])
+                after = wait_healthy(port, server, timeout=30)
+                print(f"after the ingest /healthz reports {after['items']} items (generation {after['generation']})",
+                      file=sys.stderr)
+        finally:
+            with_timeout_stop(server)
+            log.seek(0)
+            tail = log.read().splitlines()[-15:]
+            log.close()
+        if server.returncode not in (0, -signal.SIGINT, -signal.SIGTERM):
+            print("server log tail:\n" + "\n".join(tail), file=sys.stderr)
+        errors_in_log = [line for line in tail if "Traceback" in line or "internal error" in line]
+        if errors_in_log:
+            print("server log shows errors:\n" + "\n".join(tail), file=sys.stderr)
+        if args.json:
+            print(json.dumps({"library": what, "workers": args.workers, "figures": figures}, indent=2))
+
+
+def with_timeout_stop(server: subprocess.Popen) -> None:
+    if server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGINT)  # its own session: only the server and its workers
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
