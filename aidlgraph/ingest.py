@@ -17,7 +17,7 @@ import numpy as np
 
 from . import graph as graphs
 from .corpus import Batch, Item, Topic, load_path, normalise_name
-from .errors import InputError, UnknownTopicError
+from .errors import InputError, LibraryError, UnknownTopicError
 from .library import Library
 
 SIMILAR_K = 5
@@ -68,10 +68,14 @@ def ingest(lib: Library, paths: Iterable[str | os.PathLike], prune: bool = False
 
 def ingest_batches(lib: Library, batches: list[Batch], prune: bool = False, progress: bool = False,
                    locked: bool = False, wait: float = 0.0) -> IngestReport:
-    if locked:
-        return _ingest(lib, batches, prune, progress)
-    with lib.writing(wait=wait):
-        return _ingest(lib, batches, prune, progress)
+    try:
+        if locked:
+            return _ingest(lib, batches, prune, progress)
+        with lib.writing(wait=wait):
+            return _ingest(lib, batches, prune, progress)
+    except BaseException:
+        lib._index = None  # it may hold changes the database rolled back: reload it on next use
+        raise
 
 
 def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> IngestReport:
@@ -156,9 +160,13 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
 
     # 4. Infer topics for items that came without any.
     inferred: dict[str, list[tuple[str, float]]] = {}
-    untagged = [i for i in to_embed if not items[i][2]]
-    if untagged and (topics_after or new_topics):
-        inferred = _infer_topics(lib, new_topics, untagged, to_embed, vectors)
+    # Items with no topics, or only bare ones (a heading or a column value with no description
+    # and no place in the prerequisite graph), are also tagged to the nearest described topics.
+    bare = {t.id for ts in new_topics.values() for t in ts
+            if not t.description and not g.in_degree(t.id) and not g.out_degree(t.id)}
+    untagged = [i for i in to_embed if all(t in bare for t in items[i][2])]
+    if untagged and len(topics_after) > len(bare):
+        inferred = _infer_topics(lib, new_topics, untagged, to_embed, vectors, exclude=bare)
         report.inferred_tags = sum(1 for v in inferred.values() if v)
 
     # 5. Write everything in one transaction, then the index.
@@ -204,7 +212,12 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
         generation = int(store.get_meta("generation", "0")) + 1
         store.set_meta("generation", generation)
     lib.invalidate()
-    lib.save_index(index)
+    try:
+        lib.save_index(index)
+    except OSError as exc:
+        raise LibraryError(
+            f"the items were stored, but writing the vector index failed ({exc.strerror or exc}); "
+            "the next command rebuilds it from the stored vectors (or run `aidlgraph check --repair`)") from None
     report.seconds = time.perf_counter() - started
     return report
 
@@ -223,12 +236,14 @@ def _close_names(ref: str, lookup: dict[str, str]) -> list[str]:
 
 
 def _infer_topics(lib: Library, new_topics: dict[str, list[Topic]], untagged: list[str], to_embed: list[str],
-                  vectors: np.ndarray) -> dict[str, list[tuple[str, float]]]:
+                  vectors: np.ndarray, exclude: set[str] = frozenset()) -> dict[str, list[tuple[str, float]]]:
     """Tag items to the nearest topics by embedding similarity (provenance ``inferred``)."""
     from .library import topic_text
 
     ids, matrix = lib.topic_vectors()
-    extra = [t for ts in new_topics.values() for t in ts if t.id not in set(ids)]
+    keep = [n for n, t in enumerate(ids) if t not in exclude]
+    ids, matrix = [ids[n] for n in keep], matrix[keep] if len(matrix) else matrix
+    extra = [t for ts in new_topics.values() for t in ts if t.id not in set(ids) and t.id not in exclude]
     if extra:
         fresh = lib.embedder().encode([topic_text({"name": t.name, "aliases": t.aliases, "description": t.description}) for t in extra])
         ids = ids + [t.id for t in extra]
