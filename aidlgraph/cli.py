@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 
 import click
@@ -52,6 +53,11 @@ class Group(click.Group):
             return super().invoke(ctx)
         except AidlgraphError as exc:
             raise UserError(str(exc)) from None
+        except sqlite3.DatabaseError as exc:  # a damaged page met mid-command, or a busy database
+            from .library import database_error
+
+            obj = ctx.find_object(Context)
+            raise UserError(str(database_error(obj.library_path if obj else None, exc))) from None
 
 
 @click.group(cls=Group)
@@ -323,6 +329,8 @@ def check(ctx: Context, fix: bool, as_json: bool) -> None:
     else:
         for line in done:
             click.echo(f"repaired: {line}")
+        for line in report["notes"]:
+            click.echo(f"note: {line}")
         click.echo(f"{report['items']} items, index {report['index']}, model {report['model']} ({report['dim']} dims)")
         click.echo("consistent" if report["ok"] else "problems:\n  " + "\n  ".join(report["problems"]))
         if not report["ok"] and not fix:
@@ -452,8 +460,10 @@ def graph_accept(ctx: Context, src: str, dst: str, reason: str) -> None:
     """Accept SRC -> DST as a curated prerequisite edge (refused if it would make a cycle)."""
     from .suggest import accept
 
-    a, b, what = accept(ctx.lib(), src, dst, reason=reason, wait=ctx.wait)
-    click.echo(f"accepted {a} -> {b}: {what}")
+    done = accept(ctx.lib(), src, dst, reason=reason, wait=ctx.wait)
+    for line in done.resolved:
+        click.echo(line, err=True)
+    click.echo(f"accepted {done.src} -> {done.dst}: {done.what}")
 
 
 @graph.command("reject")
@@ -465,8 +475,10 @@ def graph_reject(ctx: Context, src: str, dst: str, reason: str) -> None:
     """Reject SRC -> DST: it is never suggested again."""
     from .suggest import reject
 
-    a, b, what = reject(ctx.lib(), src, dst, note=reason, wait=ctx.wait)
-    click.echo(f"rejected {a} -> {b}: {what}")
+    done = reject(ctx.lib(), src, dst, note=reason, wait=ctx.wait)
+    for line in done.resolved:
+        click.echo(line, err=True)
+    click.echo(f"rejected {done.src} -> {done.dst}: {done.what}")
 
 
 # -- importers ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +36,7 @@ class Library:
         self.store = store
         self._graph = None
         self._index = None
+        self._index_generation: str | None = None  # the generation ``_index`` reflects
         self._topic_matrix = None
 
     # -- opening ----------------------------------------------------------------------------
@@ -49,6 +51,10 @@ class Library:
             create(path, empty=False, progress=progress)
         if path.exists() and not os.access(path / DB_NAME, os.R_OK):
             raise LibraryError(f"{path / DB_NAME}: cannot read the library database; check its permissions")
+        if (path / DB_NAME).stat().st_size == 0:
+            # SQLite would take an empty file for a new database and quietly start over; a library
+            # is built elsewhere and moved into place, so an empty one was truncated.
+            raise database_error(path, "the file is empty (0 bytes)")
         return cls(path, Store(path / DB_NAME))
 
     def close(self) -> None:
@@ -152,26 +158,52 @@ class Library:
             try:
                 index = VectorIndex.load(path, dim)
                 if index.size == stamp.get("count"):
+                    self._index_generation = generation
                     return index
             except LibraryError:
                 pass
-        return self.rebuild_index(save=os.access(self.path, os.W_OK))
+        index = self.rebuild_index(save=False)
+        if os.access(self.path, os.W_OK):
+            # Save the repaired index only while no writer is active (a writer saves its own after
+            # its commit): two processes renaming index and stamp in turn could otherwise pair an
+            # old index with a new stamp, which the next open would trust.
+            with contextlib.suppress(LibraryError, OSError), write_lock(self.path):
+                if self.store.get_meta("generation", "0") == self._index_generation:
+                    self.save_index(index, self._index_generation)
+        return index
 
     def rebuild_index(self, save: bool = True):
-        """Rebuild the FAISS index from the stored vectors (no re-embedding)."""
+        """Rebuild the FAISS index from the stored vectors (no re-embedding); ``save`` writes it
+        to disk, which needs the write lock (``writing()``)."""
         from .index import VectorIndex
 
-        ids, vectors = self.store.vectors(dim=self.dim)
+        conn = self.store.db.conn
+        snapshot = not conn.in_transaction
+        if snapshot:  # one read snapshot: the vectors and the generation they belong to
+            conn.execute("BEGIN")
+        try:
+            generation = self.store.get_meta("generation", "0")
+            ids, vectors = self.store.vectors(dim=self.dim)
+        finally:
+            if snapshot:
+                conn.execute("COMMIT")
         index = VectorIndex.build(self.dim or 384, ids, vectors)
         if save:
             with contextlib.suppress(OSError):
-                self.save_index(index)
-        self._index = index
+                self.save_index(index, generation)
+        self._index, self._index_generation = index, generation
         return index
 
-    def save_index(self, index) -> None:
-        index.save(self.path / INDEX_NAME, {"generation": self.store.get_meta("generation", "0"),
+    def save_index(self, index, generation: str | None = None) -> None:
+        """Write ``index`` stamped with ``generation`` (default: the database's). Call it holding
+        the write lock; it also clears temporary files an interrupted save left behind."""
+        for leftover in [*self.path.glob(".vectors-*.tmp"), *self.path.glob(".stamp-*.tmp")]:
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        generation = self.store.get_meta("generation", "0") if generation is None else generation
+        index.save(self.path / INDEX_NAME, {"generation": generation,
                                             "count": index.size, "model": self.model, "dim": self.dim})
+        self._index_generation = generation
 
     def invalidate(self) -> None:
         self._graph = None
@@ -211,8 +243,25 @@ class Library:
     def writing(self, wait: float = 0.0) -> Iterator[None]:
         """Exclusive write access: a second writer waits up to ``wait`` seconds, then fails."""
         with write_lock(self.path, wait):
+            if self._index is not None and self.store.get_meta("generation", "0") != self._index_generation:
+                # Another process wrote since this object loaded its index (a long-lived Library
+                # in a notebook or bot): writing on top of that index would save a stale one.
+                self._index = None
+                self.invalidate()
             yield
             self.invalidate()
+
+
+def database_error(path: str | os.PathLike | None, exc: Exception | str) -> LibraryError:
+    """The one-line error for a database SQLite cannot use, with what to do about it."""
+    db = config.library_dir(path) / DB_NAME
+    reason = " ".join(str(exc).split())[:200]
+    if isinstance(exc, sqlite3.OperationalError) and not any(
+            word in reason for word in ("malformed", "not a database", "vtable constructor", "no such")):
+        return LibraryError(f"{db}: the library database failed ({reason}); if another aidlgraph process is "
+                            f"writing, wait for it and retry; if this persists, run `aidlgraph --library {db.parent} check`")
+    return LibraryError(f"{db}: the library database is damaged ({reason}); restore it from a backup, or move it "
+                        f"away and rebuild with `aidlgraph --library {db.parent} init --force`, then re-ingest your sources")
 
 
 def topic_text(topic: dict) -> str:

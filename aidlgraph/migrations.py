@@ -24,10 +24,19 @@ def apply(db: sqlite_utils.Database) -> list[str]:
     for fn in MIGRATIONS:
         if fn.__name__ in done:
             continue
-        with db.conn:
-            fn(db)
-            db.execute("INSERT INTO _migrations VALUES (?, datetime('now'))", [fn.__name__])
-        applied.append(fn.__name__)
+        # One transaction per migration, taken before re-checking: the connection is in autocommit
+        # mode (where `with conn:` commits nothing as a whole), and two processes opening an old
+        # library at once must not both apply it, nor a kill leave half of one behind.
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            if not db.execute("SELECT 1 FROM _migrations WHERE name = ?", [fn.__name__]).fetchone():
+                fn(db)
+                db.execute("INSERT INTO _migrations VALUES (?, datetime('now'))", [fn.__name__])
+                applied.append(fn.__name__)
+        except BaseException:
+            db.conn.execute("ROLLBACK")
+            raise
+        db.conn.execute("COMMIT")
     return applied
 
 

@@ -15,12 +15,17 @@ from .errors import InputError
 from .library import Library
 
 RRF_K = 60
+DENSE_WEIGHT = 1.0
+BM25_WEIGHT = 0.5
 CANDIDATES = 50
 PASSAGE_WORDS = 120
 MAX_PASSAGES = 24
 MAX_TEXT = 200_000
 TOPIC_MIN = 0.40
-SHARED_TOPIC_BOOST = 0.25
+VOTERS = 20
+VOTE_COSINE = 0.8  # only matches nearly as close as the best one vote
+VOTE_MIN = 0.10
+SHARED_TOPIC_BOOST = 2.0
 NEIGHBOUR_TOPIC_BOOST = 0.10
 STOPWORDS = set("""a about above after again against all am an and any are aren't as at be because been before
 being below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during
@@ -101,41 +106,44 @@ def related(lib: Library, text: str, k: int = 10, kinds: list[str] | None = None
                 hit = hits.setdefault(int(num), Hit(int(num)))
                 hit.cosine = max(hit.cosine, float(score))
                 hit.dense_rank = rank if hit.dense_rank is None else min(hit.dense_rank, rank)
-                ranked[int(num)] = ranked.get(int(num), 0.0) + 1.0 / (RRF_K + rank + 1)
+                ranked[int(num)] = ranked.get(int(num), 0.0) + DENSE_WEIGHT / (RRF_K + rank + 1)
         if mode in ("hybrid", "bm25"):
             for rank, (num, _) in enumerate(lib.store.fts(fts_query(passage), want)):
                 hit = hits.setdefault(num, Hit(num))
                 hit.bm25_rank = rank if hit.bm25_rank is None else min(hit.bm25_rank, rank)
-                ranked[num] = ranked.get(num, 0.0) + 1.0 / (RRF_K + rank + 1)
+                ranked[num] = ranked.get(num, 0.0) + BM25_WEIGHT / (RRF_K + rank + 1)
         for num, score in ranked.items():
             hit = hits[num]
             hit.passages.add(n)
             hit.fused = max(hit.fused, score)
-        if mode == "hybrid" and vector is not None:
-            from .resolve import nearest_topics
-
-            for tid, score in nearest_topics(lib, passage, 3, vector=vector):
-                if score >= TOPIC_MIN:
-                    query_topics[tid] = max(query_topics.get(tid, 0.0), score)
+        if mode == "hybrid":
+            keep = lambda row: _keep(row, kinds, before, since, exclude_sources, exclude_ids)  # noqa: E731
+            cosines = {num: hits[num].cosine for num in ranked}
+            for tid, weight in _topic_votes(lib, ranked, cosines, vector, keep).items():
+                query_topics[tid] = max(query_topics.get(tid, 0.0), weight)
     if not hits:
         return {"query": text, "passages": len(passages), "topics": [], "results": []}
 
     rows = lib.store.items_by_num(list(hits))
-    top_rrf = 2.0 / (RRF_K + 1) if mode == "hybrid" else 1.0 / (RRF_K + 1)
+    top_rrf = ({"hybrid": DENSE_WEIGHT + BM25_WEIGHT, "dense": DENSE_WEIGHT, "bm25": BM25_WEIGHT}[mode]) / (RRF_K + 1)
     g = lib.graph
     names = {t: g.nodes[t]["name"] for t in g}
     neighbours = {n for t in query_topics if t in g for n in (*g.predecessors(t), *g.successors(t))}
-    results = []
+    scored = []
     for num, hit in hits.items():
         row = rows.get(num)
         if row is None or not _keep(row, kinds, before, since, exclude_sources, exclude_ids):
             continue
         shared = [t for t in row["topics"] if t in query_topics]
         near = [t for t in row["topics"] if t in neighbours and t not in shared]
-        boost = SHARED_TOPIC_BOOST * (1.0 if shared else 0.0) + NEIGHBOUR_TOPIC_BOOST * (1.0 if near and not shared else 0.0)
+        boost = (SHARED_TOPIC_BOOST * max((query_topics[t] for t in shared), default=0.0)
+                 + (NEIGHBOUR_TOPIC_BOOST if near and not shared else 0.0))
         score = hit.fused / top_rrf * (1.0 + boost)
-        if min_score is not None and score < min_score:
-            continue
+        if min_score is None or score >= min_score:
+            scored.append((score, row["id"], row, hit, shared, near))
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    results = []
+    for score, _, row, hit, shared, near in scored[:k]:  # reasons only for what is shown
         matched = [t for t in terms(" ".join(passages[p] for p in sorted(hit.passages)))
                    if re.search(rf"\b{re.escape(t)}", f"{row['title']} {row.get('text') or ''}".lower())][:8]
         why = []
@@ -155,12 +163,38 @@ def related(lib: Library, text: str, k: int = 10, kinds: list[str] | None = None
             "why": "; ".join(why), "topics": [names.get(t, t) for t in row["topics"]],
             "matched_terms": matched, "cosine": round(hit.cosine, 4),
         })
-    results.sort(key=lambda r: (-r["score"], r["id"]))
-    results = results[:k]
     _flag_duplicates(lib, results)
     return {"query": text, "passages": len(passages),
             "topics": [names.get(t, t) for t, _ in sorted(query_topics.items(), key=lambda x: -x[1])],
             "results": results}
+
+
+def _topic_votes(lib: Library, ranked: dict[int, float], cosines: dict[int, float], vector, keep) -> dict[str, float]:
+    """What the query is about: the topics of its best first-stage matches (those nearly as
+    close in meaning as the best one), each weighted by their fused scores (a share of the
+    vote, 0..1), plus topics whose own description is close to the query. Items that share a
+    well-voted topic are then boosted."""
+    top = sorted(ranked.items(), key=lambda kv: -kv[1])[:VOTERS * 3]
+    rows = lib.store.items_by_num([n for n, _ in top])
+    top = [(n, score) for n, score in top if n in rows and keep(rows[n])]  # filtered items don't vote
+    if not top:
+        return {}
+    best = max(cosines[n] for n, _ in top)
+    top = [(n, score) for n, score in top if cosines[n] >= VOTE_COSINE * best][:VOTERS]
+    votes: dict[str, float] = {}
+    total = sum(score for _, score in top)
+    for num, score in top:
+        topics = rows[num]["topics"] if num in rows else []
+        for tid in topics:
+            votes[tid] = votes.get(tid, 0.0) + score / total / len(topics)
+    out = {t: v for t, v in votes.items() if v >= VOTE_MIN}
+    if vector is not None:
+        from .resolve import nearest_topics
+
+        for tid, score in nearest_topics(lib, "", 3, vector=vector):
+            if score >= TOPIC_MIN:
+                out[tid] = max(out.get(tid, 0.0), score - TOPIC_MIN + VOTE_MIN)
+    return out
 
 
 def _keep(row: dict, kinds, before, since, exclude_sources, exclude_ids) -> bool:

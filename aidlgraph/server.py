@@ -14,11 +14,15 @@ because it calls the same library functions:
 =========================  ==========================================
 
 One process serves one library. ``LibraryService`` owns it: the library, its FAISS index,
-prerequisite graph, topic vectors and the query model are loaded once at start-up, every request
-runs under one lock (a request costs about a millisecond once the query's embedding is cached,
-so a lock is simpler than per-thread copies of the index and graph, and as fast here), and the
-derived state is reloaded when the database's ``generation`` changes, i.e. after an ingest by
-another process or by ``POST /ingest``.
+prerequisite graph, topic vectors and the query model are loaded once at start-up; every request
+runs under one lock (a request costs 1-4 ms of library work once its query embedding is cached,
+so a lock is simpler than per-thread copies of the index and graph, and as fast on two cores:
+the work holds the GIL anyway); the derived state is reloaded when the database's ``generation``
+changes (one indexed SELECT per request), i.e. after an ingest by another process or by
+``POST /ingest``. Query embeddings are memoised in memory, and whole responses are cached per
+generation (``AIDLGRAPH_RESPONSE_CACHE`` entries, default 1024, 0 for none): an answer is a pure
+function of the query and the library, and a group bot's questions recur. ``serve --workers N``
+runs N such processes. FAISS runs single-threaded here (see ``LibraryService._warm``).
 
 Writes. ``POST /ingest`` exists only when a token is configured (``AIDLGRAPH_TOKEN`` or
 ``create_app(token=...)``) and needs ``Authorization: Bearer TOKEN``. It takes an uploaded file
@@ -45,7 +49,6 @@ import logging
 import os
 import re
 import threading
-import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -68,6 +71,9 @@ UPLOAD_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl", ".ndjson", ".csv", ".tsv"
                    ".txt", ".text", ".rss", ".atom", ".xml")
 READ_BUSY_TIMEOUT_MS = 250  # the read connection only writes the query cache; never wait on an ingest for it
 MEMO_SIZE = 4096            # query embeddings kept in memory (about 1.5 KB each)
+RESPONSE_CACHE = 1024       # JSON responses kept per library generation (0: none)
+CACHE_TEXT_MAX = MAX_QUERY  # longer texts (drafts) are rarely repeated: not cached
+MAX_KNOWN = 50              # topics in ?known= (each may cost an embedding)
 
 ERROR_STATUS: list[tuple[type, int]] = [  # first match wins
     (NotFoundError, 404),
@@ -92,36 +98,41 @@ class ApiError(Exception):
 
 
 # -- the shared library ---------------------------------------------------------------------------
-class _QueryMemo:
-    """A bounded in-memory LRU of query embeddings in front of the library's SQLite cache, so a
-    repeated query (and each of ``ask``'s member-question texts) costs a dict lookup."""
+class _LRU:
+    """A bounded least-recently-used map (not thread-safe: used under the service lock)."""
 
-    def __init__(self, size: int = MEMO_SIZE):
+    def __init__(self, size: int):
         self.size = size
-        self._data: collections.OrderedDict[str, np.ndarray] = collections.OrderedDict()
+        self._data: collections.OrderedDict = collections.OrderedDict()
 
-    def get(self, text: str) -> np.ndarray | None:
-        vector = self._data.get(text)
-        if vector is not None:
-            self._data.move_to_end(text)
-        return vector
+    def get(self, key):
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
 
-    def put(self, text: str, vector: np.ndarray) -> None:
-        vector.flags.writeable = False  # shared between requests: nobody may change it
-        self._data[text] = vector
+    def put(self, key, value) -> None:
+        if self.size <= 0:
+            return
+        self._data[key] = value
         if len(self._data) > self.size:
             self._data.popitem(last=False)
 
+    def clear(self) -> None:
+        self._data.clear()
+
 
 class _ServedLibrary(Library):
-    """A Library whose query embeddings are memoised in process (see _QueryMemo)."""
+    """A Library whose query embeddings are memoised in process, in front of the SQLite cache,
+    so a repeated query (and each of ``ask``'s member-question texts) costs a dict lookup."""
 
-    memo: _QueryMemo
+    memo: _LRU
 
     def embed_query(self, text: str) -> np.ndarray:
         vector = self.memo.get(text)
         if vector is None:
             vector = super().embed_query(text)
+            vector.flags.writeable = False  # shared between requests: nobody may change it
             self.memo.put(text, vector)
         return vector
 
@@ -130,16 +141,21 @@ class LibraryService:
     """One library shared by concurrent callers (HTTP requests, bot messages).
 
     ``call(fn, ...)`` runs ``fn(lib, ...)`` under a lock, after reloading the library's derived
-    state when another process (or ``ingest``) changed the database. ``warm()`` loads everything a
-    query needs, so the first request is as fast as the rest.
+    state when another process (or ``ingest``) changed the database. ``json(key, fn, ...)`` does
+    the same and returns the result as JSON bytes, remembered under ``key`` until the library's
+    generation changes: answers are a pure function of the query and the library, and a group
+    bot's questions recur. ``warm()`` loads everything a query needs, so the first request is as
+    fast as the rest.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, build: bool = True):
+    def __init__(self, path: str | os.PathLike | None = None, build: bool = True,
+                 cache_size: int = RESPONSE_CACHE):
         self.path = config.library_dir(path)
         self.build = build
         self._lock = threading.Lock()
         self._ingest_lock = threading.Lock()
-        self._memo = _QueryMemo()
+        self._memo = _LRU(MEMO_SIZE)
+        self._responses = _LRU(cache_size)
         self._lib: _ServedLibrary | None = None
         self.generation: str | None = None
         self.reloads = 0
@@ -177,6 +193,7 @@ class LibraryService:
             generation = fresh.store.get_meta("generation", "0")
             self._warm(fresh)
             old, self._lib, self.generation = self._lib, fresh, generation
+            self._responses.clear()
             self.reloads += 1
             old.close()
             log.info("library generation %s: reloaded the index and graph", generation)
@@ -192,6 +209,18 @@ class LibraryService:
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self._lock:
             return fn(self._current(), *args, **kwargs)
+
+    def json(self, key: tuple | None, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bytes:
+        """``fn(lib, ...)`` as JSON bytes (the CLI's ``emit_json`` without the indent), cached
+        under ``key`` for the current generation; ``key=None`` is never cached."""
+        with self._lock:
+            lib = self._current()
+            body = self._responses.get(key) if key is not None else None
+            if body is None:
+                body = to_json(fn(lib, *args, **kwargs))
+                if key is not None:
+                    self._responses.put(key, body)
+            return body
 
     def close(self) -> None:
         with self._lock:
@@ -224,6 +253,11 @@ class LibraryService:
 
 
 # -- what the endpoints return (the CLI's --json shapes) -------------------------------------------
+def to_json(data: Any) -> bytes:
+    """The CLI's ``emit_json`` without the indent: the same values, no jsonable_encoder pass."""
+    return json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
+
+
 def topic_rows(lib: Library) -> list[dict]:
     """The rows of ``aidlgraph topics --json``."""
     g = lib.graph
@@ -259,11 +293,14 @@ def _check_query(q: str, what: str = "q") -> str:
 
 # -- the app ---------------------------------------------------------------------------------------
 def create_app(library_path: str | os.PathLike | None = None, token: str | None = None,
-               ingest_dir: str | os.PathLike | None = None, build: bool = True):
+               ingest_dir: str | os.PathLike | None = None, build: bool = True,
+               cache_size: int | None = None):
     """The FastAPI app serving the library at ``library_path`` (default: the configured one).
 
     ``token`` (default ``$AIDLGRAPH_TOKEN``) enables ``POST /ingest``; ``ingest_dir`` (default
-    ``$AIDLGRAPH_INGEST_DIR``) is the one directory whose files it may ingest by path.
+    ``$AIDLGRAPH_INGEST_DIR``) is the one directory whose files it may ingest by path;
+    ``cache_size`` (default ``$AIDLGRAPH_RESPONSE_CACHE`` or 1024) is how many responses are
+    kept per library generation, 0 for none.
     """
     from fastapi import FastAPI, Query, Request
     from fastapi.exceptions import RequestValidationError
@@ -271,9 +308,16 @@ def create_app(library_path: str | os.PathLike | None = None, token: str | None 
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    token = token if token is not None else os.environ.get("AIDLGRAPH_TOKEN") or None
+    token = (token if token is not None else os.environ.get("AIDLGRAPH_TOKEN", "")).strip() or None
+    if token and len(token) < 16:
+        log.warning("the ingest token is %d characters; use a long random one (e.g. `openssl rand -hex 32`)", len(token))
     ingest_dir = ingest_dir if ingest_dir is not None else os.environ.get("AIDLGRAPH_INGEST_DIR") or None
-    service = LibraryService(library_path, build=build)
+    if cache_size is None:
+        try:
+            cache_size = int(os.environ.get("AIDLGRAPH_RESPONSE_CACHE") or RESPONSE_CACHE)
+        except ValueError:
+            raise LibraryError("AIDLGRAPH_RESPONSE_CACHE must be a number of responses (0 turns the cache off)") from None
+    service = LibraryService(library_path, build=build, cache_size=cache_size)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -288,9 +332,11 @@ def create_app(library_path: str | os.PathLike | None = None, token: str | None 
     app.state.internal_errors = 0
 
     def reply(data: Any, status: int = 200, headers: dict | None = None) -> Response:
-        # The CLI's emit_json, without the indent: same values, and no jsonable_encoder pass.
-        body = json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
+        body = data if isinstance(data, bytes) else to_json(data)
         return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+    def cacheable(text: str) -> bool:
+        return len(text) <= CACHE_TEXT_MAX
 
     # errors: always JSON with an "error" line
     @app.exception_handler(AidlgraphError)
@@ -347,9 +393,15 @@ def create_app(library_path: str | os.PathLike | None = None, token: str | None 
 
     def parse_json(data: bytes) -> Any:
         try:
-            return json.loads(decode(data))
+            obj = json.loads(decode(data))
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")  # "\ud800" escapes decode to unencodable text
+            return obj
+        except UnicodeEncodeError:
+            raise ApiError(400, "malformed JSON body: it escapes a lone surrogate (\\ud800-\\udfff); send valid Unicode") from None
         except ValueError as exc:
             raise ApiError(400, f"malformed JSON body: {exc}") from None
+        except RecursionError:
+            raise ApiError(400, "malformed JSON body: nested too deeply") from None
 
     async def text_or_json(request: Request, field: str, limit: int = MAX_BODY) -> tuple[str, dict]:
         """The text of a POST body: a JSON object's ``field`` or a text/plain body."""
@@ -385,14 +437,18 @@ def create_app(library_path: str | os.PathLike | None = None, token: str | None 
                  depth: int | None = Query(None, ge=0, description="Prerequisite hops back."),
                  per_topic: int = Query(2, ge=1, le=20, description="Items per topic.")):
         _check_query(q)
-        return reply(service.call(path_json, q, _split_known(known), depth, per_topic))
+        known = _split_known(known)
+        if len(known) > MAX_KNOWN:
+            raise InputError(f"known names {len(known)} topics; name at most {MAX_KNOWN}")
+        return reply(service.json(("path", q, tuple(known), depth, per_topic), path_json, q, known, depth, per_topic))
 
     def run_related(text: str, k: int, kind: list[str], before: str | None, since: str | None,
                     exclude_source: list[str], min_score: float | None) -> Response:
         from .related import related as search
 
-        return reply(service.call(search, text, k=k, kinds=list(kind), before=before, since=since,
-                                  exclude_sources=list(exclude_source), min_score=min_score))
+        key = ("related", text, k, tuple(kind), before, since, tuple(exclude_source), min_score)
+        return reply(service.json(key if cacheable(text) else None, search, text, k=k, kinds=list(kind), before=before,
+                                  since=since, exclude_sources=list(exclude_source), min_score=min_score))
 
     related_params = dict(
         k=Query(10, ge=1, le=500), kind=Query([], description="resource, news, post, question or issue (repeatable)."),
@@ -441,7 +497,7 @@ def create_app(library_path: str | os.PathLike | None = None, token: str | None 
         from .ask import ask as answer
 
         _check_query(question, "the question")
-        return reply(service.call(answer, question))
+        return reply(service.json(("ask", question), answer, question))
 
     @app.get("/ask", summary="An answer with sources, or an abstention (aidlgraph ask Q --json)")
     def get_ask(q: str = Query(..., description="The question.")):
@@ -455,7 +511,7 @@ def create_app(library_path: str | os.PathLike | None = None, token: str | None 
 
     @app.get("/topics", summary="Topics with their prerequisites (aidlgraph topics --json)")
     def get_topics():
-        return reply(service.call(topic_rows))
+        return reply(service.json(("topics",), topic_rows))
 
     @app.get("/items/{item_id}", summary="One item with its topics and related items (aidlgraph show ID --json)")
     def get_item(item_id: str):
@@ -463,7 +519,7 @@ def create_app(library_path: str | os.PathLike | None = None, token: str | None 
 
         if len(item_id) > 200:
             raise NotFoundError("no item with such a long id; ids are 12 characters")
-        return reply(service.call(item_detail, item_id))
+        return reply(service.json(("item", item_id), item_detail, item_id))
 
     # writes
     if token:
@@ -517,8 +573,8 @@ def create_app(library_path: str | os.PathLike | None = None, token: str | None 
                 raise ApiError(400, "name the uploaded file with ?filename=NAME.yaml (its extension says the format)")
             else:
                 text = decode(data)
-            batch = upload_batch(filename, text)
-            return reply(await run_in_threadpool(service.ingest, batches=[batch]))
+            name, body = filename, text
+            return reply(await run_in_threadpool(lambda: service.ingest(batches=[upload_batch(name, body)])))
 
     return app
 
@@ -586,9 +642,21 @@ def serve(library_path: str | os.PathLike | None = None, host: str = "127.0.0.1"
     except ImportError:
         raise LibraryError("the server needs FastAPI and uvicorn; run `pip install 'aidlgraph[server]'`") from None
     logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO), format="%(levelname)s: %(message)s")
-    if workers > 1:
-        os.environ["AIDLGRAPH_HOME"] = str(config.library_dir(library_path))
-        uvicorn.run("aidlgraph.server:app_from_env", factory=True, host=host, port=port, workers=workers,
-                    access_log=access_log, log_level=log_level)
-    else:
+    if workers == 1:
         uvicorn.run(create_app(library_path), host=host, port=port, access_log=access_log, log_level=log_level)
+        return
+    import socket
+
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ["AIDLGRAPH_HOME"] = str(config.library_dir(library_path))
+    settings = uvicorn.Config("aidlgraph.server:app_from_env", factory=True, host=host, port=port, workers=workers,
+                              access_log=access_log, log_level=log_level)
+    # uvicorn binds the workers' shared socket with protocol 0, and asyncio sets TCP_NODELAY only
+    # on accepted sockets whose protocol is IPPROTO_TCP: without it every keep-alive response
+    # (headers and body written separately) waits ~40 ms for a delayed ACK. Re-wrapping the
+    # descriptor lets the kernel report the real protocol.
+    sock = socket.socket(fileno=settings.bind_socket().detach())
+    sock.set_inheritable(True)
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(settings, sockets=[sock]).run()

@@ -48,9 +48,10 @@ class Store:
             elif migrations.version(self.db) < len(migrations.MIGRATIONS):
                 raise LibraryError(f"{self.path}: the library's schema is older than this aidlgraph; run any write command (e.g. `aidlgraph check --repair`) to upgrade it")
         except sqlite3.DatabaseError as exc:
+            # `check --repair` cannot help here: it needs a database it can open.
             raise LibraryError(
-                f"{self.path}: not a readable library database ({exc}); "
-                "run `aidlgraph check --repair` to rebuild it from its sources, or move it away"
+                f"{self.path}: not a readable library database ({exc}); restore it from a backup, or move it "
+                f"away and rebuild with `aidlgraph --library {self.path.parent} init --force`, then re-ingest your sources"
             ) from None
 
     # -- plumbing ---------------------------------------------------------------------------

@@ -21,10 +21,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import AidlgraphError, CycleError, InputError
+
+if TYPE_CHECKING:
+    from .library import Library
 
 FEATURES = (
     "similarity", "reaches", "reached_from", "closeness",
@@ -37,14 +41,18 @@ MAX_HOPS = 8
 MIN_TRAIN_EDGES = 30   # below this a graph is too small to learn from: use DEFAULT_WEIGHTS
 MAX_NEGATIVES = 20     # sampled non-edges per known edge when a library trains on itself
 MIN_NAME = 3           # names shorter than this are not counted as mentions ("c", "ai")
+MAX_CANDIDATES = 250_000  # beyond this, only the most similar pairs are scored
 
-# Fixed weights on the raw features for graphs too small to train on. A pair needs similarity
-# *and* a direction signal to clear 0.5: similarity alone (0.6) gives about 0.3.
+# Fixed weights for graphs too small to train on, on the raw features less a typical value
+# (DEFAULT_CENTRE: what an unrelated pair shows), so that "why" lists only what stands out.
+# A pair needs similarity *and* a direction signal to clear 0.5: similarity alone (0.6) gives
+# about 0.3, with half its items mentioning the other topic about 0.8.
 DEFAULT_WEIGHTS = {
-    "bias": -3.2, "similarity": 4.0, "refd": 3.0, "mentions": 2.0, "generality": 2.0,
+    "bias": -2.0, "similarity": 4.0, "refd": 3.0, "mentions": 2.0, "generality": 1.0,
     "series_order": 2.5, "like_prereqs_of_dst": 1.5, "like_successors_of_src": 1.5,
     "out_degree_src": 0.5, "in_degree_dst": 0.3,
 }
+DEFAULT_CENTRE = {"similarity": 0.3}
 
 WHY = {
     "similarity": "similar topics ({:.2f})",
@@ -54,10 +62,10 @@ WHY = {
     "series_order": "{src} comes earlier in a series",
     "like_prereqs_of_dst": "{src} resembles {dst}'s prerequisites ({:.2f})",
     "like_successors_of_src": "{dst} resembles what builds on {src} ({:.2f})",
-    "out_degree_src": "many topics build on {src}",
-    "descendants_src": "many topics build on {src}",
-    "in_degree_dst": "{dst} has many prerequisites",
-    "ancestors_dst": "{dst} has many prerequisites",
+    "out_degree_src": "{src} is a foundation of other topics",
+    "descendants_src": "{src} is a foundation of other topics",
+    "in_degree_dst": "{dst} builds on several topics",
+    "ancestors_dst": "{dst} builds on several topics",
 }
 
 
@@ -348,8 +356,8 @@ class Scorer:
 def default_scorer() -> Scorer:
     """Fixed weights (``DEFAULT_WEIGHTS``) for graphs with too few edges to learn from."""
     coef = np.array([DEFAULT_WEIGHTS.get(f, 0.0) for f in FEATURES])
-    k = len(FEATURES)
-    return Scorer(coef, DEFAULT_WEIGHTS["bias"], np.zeros(k), np.ones(k), trained=False)
+    centre = np.array([DEFAULT_CENTRE.get(f, 0.0) for f in FEATURES])
+    return Scorer(coef, DEFAULT_WEIGHTS["bias"], centre, np.ones(len(FEATURES)), trained=False)
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, l2: float = 1.0,
@@ -474,6 +482,10 @@ def propose(data: TopicData, edges: np.ndarray, scorer: Scorer, rejected: np.nda
     pairs = candidates(data.n, edges, rejected)
     if not len(pairs):
         return []
+    if len(pairs) > MAX_CANDIDATES:  # a prerequisite is related to what needs it
+        sim = data.similarity[pairs[:, 0], pairs[:, 1]]
+        floor = -np.partition(-sim, MAX_CANDIDATES - 1)[MAX_CANDIDATES - 1]
+        pairs = pairs[sim >= floor]  # ties kept, so both directions of a pair stay
     X = pair_features(data, edges, pairs[:, 0], pairs[:, 1])
     prob = scorer.predict(X)
     score = np.full((data.n, data.n), -1.0)
@@ -521,7 +533,7 @@ def _why(x: np.ndarray, contrib: np.ndarray, src: str, dst: str) -> str:
 
 
 # -- a library's data and a curator's decisions ------------------------------------------------
-def library_data(lib) -> tuple[TopicData, np.ndarray, np.ndarray]:
+def library_data(lib: "Library") -> tuple[TopicData, np.ndarray, np.ndarray]:
     """(TopicData, prerequisite edges, rejected pairs) of a library, as index arrays."""
     store = lib.store
     topics = store.topics()
@@ -569,7 +581,7 @@ def library_scorer(data: TopicData, edges: np.ndarray, seed: int = 0) -> Scorer:
     return train(data, edges, negatives, folds=5, seed=seed)
 
 
-def suggest(lib, limit: int = 20, min_confidence: float = 0.5) -> list[Suggestion]:
+def suggest(lib: "Library", limit: int = 20, min_confidence: float = 0.5) -> list[Suggestion]:
     """Proposed prerequisite edges for ``lib``: never a duplicate, a cycle or a rejected pair."""
     data, edges, rejected = library_data(lib)
     if data.n < 2:
@@ -587,19 +599,35 @@ class AcceptCycleError(CycleError):
                                       f"{loop}; the edge was not added (reject it, or remove another edge first)")
 
 
-def accept(lib, src: str, dst: str, reason: str = "", wait: float = 0.0) -> tuple[str, str, str]:
-    """Record a curator's yes and add ``src -> dst`` as a curated prerequisite.
+@dataclass
+class Decision:
+    """What ``accept`` or ``reject`` did, with how each query was resolved when not by name."""
 
-    Returns ``(src name, dst name, what happened)``. Raises AcceptCycleError naming the cycle
-    the edge would close; nothing is written then.
-    """
-    import networkx as nx
+    src: str
+    dst: str
+    what: str
+    resolved: list[str] = field(default_factory=list)
 
+
+def _resolve_pair(lib: "Library", src: str, dst: str):
     from .resolve import resolve_topic
 
     a, b = resolve_topic(lib, src), resolve_topic(lib, dst)
     if a.topic_id == b.topic_id:
-        raise InputError(f"{a.name!r} cannot be its own prerequisite; name two different topics")
+        raise InputError(f"{src!r} and {dst!r} are both the topic {a.name!r}, which cannot be its own prerequisite; "
+                         "name two different topics")
+    notes = [r.describe(q) for r, q in ((a, src), (b, dst)) if r.how not in ("name", "alias")]
+    return a, b, notes
+
+
+def accept(lib: "Library", src: str, dst: str, reason: str = "", wait: float = 0.0) -> Decision:
+    """Record a curator's yes and add ``src -> dst`` as a curated prerequisite.
+
+    Raises AcceptCycleError naming the cycle the edge would close; nothing is written then.
+    """
+    import networkx as nx
+
+    a, b, notes = _resolve_pair(lib, src, dst)
     with lib.writing(wait=wait):
         lib.invalidate()
         g = lib.graph
@@ -618,19 +646,15 @@ def accept(lib, src: str, dst: str, reason: str = "", wait: float = 0.0) -> tupl
         what = "already a curated prerequisite" + ("; reason updated" if reason else "")
     else:
         what = f"was {existing.get('source')}; now curated"
-    return a.name, b.name, what
+    return Decision(a.name, b.name, what, notes)
 
 
-def reject(lib, src: str, dst: str, note: str = "", wait: float = 0.0) -> tuple[str, str, str]:
+def reject(lib: "Library", src: str, dst: str, note: str = "", wait: float = 0.0) -> Decision:
     """Record a curator's no: ``src -> dst`` is never suggested again.
 
     An inferred edge on that pair is removed; a curated or imported one stays (say so).
     """
-    from .resolve import resolve_topic
-
-    a, b = resolve_topic(lib, src), resolve_topic(lib, dst)
-    if a.topic_id == b.topic_id:
-        raise InputError(f"{a.name!r} cannot be its own prerequisite; name two different topics")
+    a, b, notes = _resolve_pair(lib, src, dst)
     with lib.writing(wait=wait):
         row = lib.store.db.execute("SELECT source FROM edges WHERE src = ? AND dst = ? AND kind = 'prereq'",
                                    [a.topic_id, b.topic_id]).fetchone()
@@ -643,4 +667,4 @@ def reject(lib, src: str, dst: str, note: str = "", wait: float = 0.0) -> tuple[
         what = f"recorded; the existing {row[0]} edge stays (it is not a suggestion)"
     else:
         what = "recorded; it will not be suggested again"
-    return a.name, b.name, what
+    return Decision(a.name, b.name, what, notes)

@@ -45,6 +45,12 @@ def main() -> int:
     held = rng.sample(range(len(rows)), opts.queries)
     held_set = set(held)
     queries = [rows[i] for i in held]
+    # The ground truth is TutorialBank's own topic column, looked up by link (or title), never
+    # the library's topics, which ingest may extend by similarity.
+    truth: dict[str, set[str]] = {}
+    for n, r in enumerate(rows):
+        if n not in held_set:
+            truth.setdefault((r.get("url") or "").strip() or r["title"].strip(), set()).add(r["topic_name"].strip().lower())
 
     with tempfile.TemporaryDirectory() as tmp:
         if opts.library and Path(opts.library, "library.db").exists():
@@ -69,7 +75,7 @@ def main() -> int:
                 out = related(lib, q["title"], k=10, mode=mode)
                 latencies.append((time.perf_counter() - started) * 1000)
                 topic = q["topic_name"].strip().lower()
-                hits = sum(1 for r in out["results"] if topic in {t.lower() for t in r["topics"]})
+                hits = sum(1 for r in out["results"] if topic in truth.get(r["url"] or r["title"], ()))
                 precisions.append(hits / 10)
             results[mode] = (statistics.mean(precisions), latencies)
         # warm latency: the query embeddings are cached now, so time the search itself again
@@ -85,7 +91,7 @@ def main() -> int:
         return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
     print(f"TutorialBank leave-one-out: {opts.queries} queries (seed {opts.seed}), {size} items in the index")
-    print(f"{'search':10}{'P@10':>8}{'txtai':>8}{'p50 ms':>9}{'p95 ms':>9}   (first run of each query, embedding included)")
+    print(f"{'search':10}{'P@10':>8}{'txtai':>8}{'p50 ms':>9}{'p95 ms':>9}   (first run in this process; embedding included unless the library cached it)")
     for mode, (p, lat) in results.items():
         ref = f"{TXTAI[mode]:.3f}" if mode in TXTAI else "-"
         print(f"{mode:10}{p:>8.3f}{ref:>8}{pct(lat, 50):>9.1f}{pct(lat, 95):>9.1f}")

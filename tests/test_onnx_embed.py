@@ -120,11 +120,12 @@ def test_key_follows_the_model_files(tmp_path, monkeypatch):
     (model_dir / "weights.bin").write_bytes(b"x" * 10)
     key = onnx_embed.model_key("my/model", model_dir)
     assert key.startswith("model-") and key == onnx_embed.model_key("my/model", model_dir)
-    (model_dir / "weights.bin").write_bytes(b"y" * 11)
-    assert onnx_embed.model_key("my/model", model_dir) != key
+    (model_dir / "weights.bin").write_bytes(b"y" * 11)  # another size
+    resized = onnx_embed.model_key("my/model", model_dir)
+    assert resized != key
     later = time.time() + 10
-    os.utime(model_dir / "config.json", (later, later))
-    assert onnx_embed.model_key("my/model", model_dir) not in (key,)
+    os.utime(model_dir / "config.json", (later, later))  # same size, another mtime
+    assert onnx_embed.model_key("my/model", model_dir) not in (key, resized)
 
 
 def test_cache_dir_setting(tmp_path, monkeypatch):
@@ -220,3 +221,12 @@ def test_cached_query_needs_no_model(mini_library, onnx_export, fresh_loaders, m
     monkeypatch.setattr(embed, "load", no_model)
     again = mini_library.embed_query("kernels, threads and blocks")
     assert np.array_equal(first, again)
+
+
+def test_quick_start_and_prepacked_sessions_agree(onnx_export):
+    embedder = OnnxEmbedder(onnx_export)  # a fresh one: starts with the quick session
+    quick = embedder.encode(TEXTS[:4])
+    assert embedder.quick
+    embedder.encode(["enough texts to switch"] * onnx_embed.QUICK_TEXTS)
+    assert not embedder.quick
+    assert cosines(quick, embedder.encode(TEXTS[:4])).min() >= 0.99999

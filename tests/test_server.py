@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.parse
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from click.testing import CliRunner
 
 pytest.importorskip("fastapi")
@@ -18,7 +21,7 @@ from aidlgraph.server import create_app  # noqa: E402
 
 MINI = Path(__file__).resolve().parent / "fixtures" / "mini"
 
-TOKEN = "test-token-1234"
+TOKEN = "test-token-0123456789abcdef"
 UPLOAD = """\
 source: Upload test
 items:
@@ -148,6 +151,8 @@ BAD = [
     ("get", "/path?q=cuda&depth=deep", {}, 422),
     ("get", "/path?q=zzqx+vvbn+wwk", {}, 404),                        # unknown topic
     ("get", "/path?q=cuda&known=zzqx+vvbn+wwk", {}, 404),             # unknown known topic
+    ("get", "/path?q=cuda&known=" + ",".join(["cuda"] * 51), {}, 400),
+    ("get", "/path?q=%ff%fe", {}, 404),                               # not UTF-8: decoded with replacement
     ("get", "/related?q=", {}, 400),
     ("get", "/related?q=" + "word " * 500, {}, 400),                  # 2500 characters
     ("get", "/related?q=cuda&k=0", {}, 422),
@@ -167,9 +172,12 @@ BAD = [
     ("post", "/ingest", {"json": {"paths": ["x"]}}, 404),            # no token configured: no such route
     ("post", "/related", {"content": b'{"text": "cuda', "headers": {"content-type": "application/json"}}, 400),
     ("post", "/related", {"content": b"", "headers": {"content-type": "application/json"}}, 400),
+    ("post", "/related", {"content": b'{"text": ' + b"[" * 100_000, "headers": {"content-type": "application/json"}}, 400),
     ("post", "/related", {"json": ["a", "list"]}, 400),
     ("post", "/related", {"json": {"txt": "cuda"}}, 400),
     ("post", "/related", {"json": {"text": 42}}, 400),
+    ("post", "/related", {"content": b'{"text": "\\ud800 cuda"}', "headers": {"content-type": "application/json"}}, 400),
+    ("post", "/ask", {"content": b'{"question": "how? \\udfff"}', "headers": {"content-type": "application/json"}}, 400),
     ("post", "/related", {"json": {"text": "   "}}, 400),
     ("post", "/related", {"json": {"text": "cuda", "k": 0}}, 422),
     ("post", "/related", {"json": {"text": "cuda", "k": "5"}}, 422),
@@ -199,6 +207,21 @@ def test_bad_requests_are_4xx_json(client, app, method, url, kwargs, status):
     body = r.json()
     assert isinstance(body.get("error"), str) and body["error"]
     assert app.state.internal_errors == 0
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(endpoint=st.sampled_from(["/path", "/related", "/ask", "/items/"]),
+       text=st.text(st.characters(exclude_categories=["Cs"]), max_size=60),
+       k=st.one_of(st.none(), st.integers(-5, 600), st.text(max_size=4)))
+def test_arbitrary_queries_never_fail_the_server(client, app, endpoint, text, k):
+    if endpoint == "/items/":
+        r = client.get("/items/" + urllib.parse.quote(text, safe=""))
+    else:
+        params = {"q": text} if k is None else {"q": text, "k": str(k), "per_topic": str(k), "depth": str(k)}
+        r = client.get(endpoint, params=params)
+    assert r.status_code < 500 and app.state.internal_errors == 0
+    if r.status_code >= 400:
+        assert r.json()["error"]
 
 
 def test_unknown_topic_has_suggestions(client):
@@ -339,3 +362,54 @@ def test_serve_command_is_thin(mini_library, monkeypatch):
     result = CliRunner().invoke(cli, ["--library", str(mini_library.path), "serve", "--port", "9999", "--no-access-log"])
     assert result.exit_code == 0, result.output
     assert seen == {"path": mini_library.path, "host": "127.0.0.1", "port": 9999, "workers": 1, "access_log": False}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_runs_uvicorn_on_loopback(mini_library, tmp_path, workers):
+    """The real thing: `aidlgraph serve` in a subprocess, over loopback HTTP with keep-alive."""
+    import http.client
+    import os
+    import signal
+    import socket
+    import statistics
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(tmp_path / "server.log", "w+")
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from aidlgraph.cli import main; main()", "--library", str(mini_library.path),
+         "serve", "--port", str(port), "--workers", str(workers), "--no-access-log"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        seconds = []
+        for _ in range(7):
+            start = time.perf_counter()
+            conn.request("GET", "/path?q=cuda")
+            response = conn.getresponse()
+            body = json.loads(response.read())
+            seconds.append(time.perf_counter() - start)
+            assert response.status == 200 and body["topic"] == "cuda basics"
+        # keep-alive responses are not held back by Nagle's algorithm (~40 ms each when they are)
+        assert statistics.median(seconds) < 0.03, seconds
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        server.wait(timeout=30)
+        log.seek(0)
+        output = log.read()
+    assert "Traceback" not in output, output

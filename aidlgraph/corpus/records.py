@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ TEXT_KEYS = ("text", "summary", "description", "abstract", "body", "content", "n
 KNOWN = set(TITLE_KEYS + URL_KEYS + TOPIC_KEYS + AUTHOR_KEYS + DATE_KEYS + KIND_KEYS + TEXT_KEYS) | {
     "source", "series", "position", "free", "core", "minutes", "access", "id",
 }
+MAX_DEPTH = 64  # items are flat records; deeper values only crash later steps (hashing, JSON)
 
 
 def load_records(text: str, origin: str, suffix: str) -> Batch:
@@ -40,6 +42,9 @@ def load_records(text: str, origin: str, suffix: str) -> Batch:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as exc:
                     raise InputError(f"{name}: malformed JSON on line {lineno} ({exc.msg}); one JSON object per line") from None
+                except (ValueError, RecursionError) as exc:  # a 5000-digit number, nesting past the stack
+                    raise InputError(f"{name}: unreadable JSON on line {lineno} ({_short(exc)}); one flat JSON object per line") from None
+        _check_shape(rows, name, len(text))
         return _from_rows(rows, origin, declare_topics=False)
     if suffix == ".json":
         try:
@@ -48,6 +53,8 @@ def load_records(text: str, origin: str, suffix: str) -> Batch:
             raise InputError(f"{name}: malformed JSON at line {exc.lineno}, column {exc.colno} ({exc.msg}); fix the syntax and retry") from None
         except RecursionError:
             raise InputError(f"{name}: JSON nested too deeply to read; flatten it into a list of items") from None
+        except ValueError as exc:  # e.g. an integer over Python's 4300-digit conversion limit
+            raise InputError(f"{name}: unreadable JSON ({_short(exc)}); fix the value and retry") from None
     else:
         import yaml
 
@@ -60,7 +67,37 @@ def load_records(text: str, origin: str, suffix: str) -> Batch:
             raise InputError(f"{name}: malformed YAML{where} ({problem}); fix the syntax and retry") from None
         except RecursionError:
             raise InputError(f"{name}: YAML nested too deeply to read; flatten it into a list of items") from None
+        except (ValueError, OverflowError) as exc:  # a constructor refusing a value (a 5000-digit int)
+            raise InputError(f"{name}: unreadable YAML value ({_short(exc)}); fix the value and retry") from None
+    _check_shape(data, name, len(text))
     return _from_document(data, origin)
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).split(";")[0][:120]
+
+
+def _check_shape(data: Any, name: str, text_len: int) -> None:
+    """Refuse documents nested deeper than MAX_DEPTH, or that expand far beyond their text
+    (YAML anchors and aliases: a "billion laughs" file of 500 bytes is 10^8 strings, and hashing
+    it would never finish). Iterative, and stops at the budget, so it is cheap on any input."""
+    budget = max(1_000_000, 10 * text_len)
+    stack, seen = [(data, 0)], 0
+    while stack:
+        value, depth = stack.pop()
+        seen += 1
+        if seen > budget:
+            raise InputError(f"{name}: the document expands to more than {budget} values (YAML aliases?); "
+                             "write the items out without anchors and aliases")
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, (list, tuple, set)):
+            children = value
+        else:
+            continue
+        if depth >= MAX_DEPTH:
+            raise InputError(f"{name}: values nested more than {MAX_DEPTH} levels deep; items are flat records")
+        stack.extend((child, depth + 1) for child in children)
 
 
 def _read_csv(text: str, name: str, delimiter: str) -> list[dict]:
@@ -109,7 +146,7 @@ def _topics(entries: Any, name: str) -> tuple[list[Topic], list[Prereq]]:
         if not isinstance(entry, dict) or not _text(entry.get("name") or entry.get("id")):
             raise InputError(f"{name}: topic {n} has no name; give each topic at least 'name'")
         aliases = entry.get("aliases") or []
-        if isinstance(aliases, str):
+        if not isinstance(aliases, list):  # one alias as a string (or a stray number)
             aliases = [aliases]
         topic = Topic(
             name=_text(entry.get("name") or entry.get("id")),
@@ -119,7 +156,10 @@ def _topics(entries: Any, name: str) -> tuple[list[Topic], list[Prereq]]:
             minutes=_number(entry.get("minutes"), f"{name}: topic {n} minutes"),
         )
         topics.append(topic)
-        for req in entry.get("prerequisites") or []:
+        reqs = entry.get("prerequisites") or []
+        if not isinstance(reqs, list):
+            reqs = [reqs]
+        for req in reqs:
             if isinstance(req, str):
                 req = {"topic": req}
             if not isinstance(req, dict) or not _text(req.get("topic")):
@@ -206,7 +246,7 @@ def _list(value: Any) -> list[str]:
     if text.startswith("[") and text.endswith("]"):  # a JSON list kept in a CSV cell
         try:
             return _list(json.loads(text))
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON after all (or a pathological cell)
             pass
     for sep in (";", "|"):
         if sep in text:
@@ -222,7 +262,7 @@ def _date(value: Any) -> str:
 def _int(value: Any) -> int | None:
     try:
         return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # junk, NaN, infinity
         return None
 
 
@@ -230,6 +270,9 @@ def _number(value: Any, what: str) -> float | None:
     if value in (None, ""):
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{what}: {value!r} is not a number") from None
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise InputError(f"{what}: {str(value)[:40]!r} is not a number") from None
+    return number

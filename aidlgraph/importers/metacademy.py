@@ -17,9 +17,14 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..corpus import Batch, Item, Prereq, Topic, normalise_name, read_text
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from ..ingest import IngestReport
+    from ..library import Library
 
 SOURCE = "Metacademy"
 FREE = {"free": True, "paid": False}  # "reg" (free after signing up) stays unknown
@@ -30,7 +35,7 @@ HINT = "give the graph_data.json that Metacademy exports (a Django fixture list)
 class ImportReport:
     """What an import did: the ingest report plus what was left out, and why."""
 
-    ingest: object
+    ingest: "IngestReport | None"
     concepts: int = 0
     dependencies: int = 0
     resources: int = 0
@@ -126,7 +131,7 @@ def _parse(path: Path) -> tuple[Batch, int]:
     items: dict[str, Item] = {}
     skipped = 0
     for rid in sorted(uses):
-        item = _item(resources[rid], rid, uses[rid], locations)
+        item = _item(resources[rid], rid, uses[rid])
         if item is None:
             skipped += 1
             continue
@@ -135,13 +140,15 @@ def _parse(path: Path) -> tuple[Batch, int]:
             first.topics += [t for t in item.topics if t not in first.topics]
             first.extra["core_for"] = sorted(set(first.extra["core_for"]) | set(item.extra["core_for"]))
             first.core = first.core or item.core
+            lines = first.text.splitlines()
+            first.text = "\n".join(lines + [l for l in item.text.splitlines() if l not in lines])
             continue
         items[item.id] = item
     batch.items = [items[k] for k in sorted(items)]
     return batch, skipped
 
 
-def import_metacademy(lib, path: str | os.PathLike, progress: bool = False, wait: float = 0.0) -> ImportReport:
+def import_metacademy(lib: "Library", path: str | os.PathLike, progress: bool = False, wait: float = 0.0) -> ImportReport:
     """Import a Metacademy export into ``lib`` through ``ingest.ingest_batches``.
 
     Topics the library already defines elsewhere keep their definition, imported topics that are
@@ -188,7 +195,9 @@ def import_metacademy(lib, path: str | os.PathLike, progress: bool = False, wait
         prereqs = []
         for p in batch.prereqs:
             src, dst = resolve(p.src), resolve(p.dst)
-            if (src, dst) in decided or src == dst:
+            if src == dst:  # two concepts the library holds as one topic
+                continue
+            if (src, dst) in decided:
                 report.kept_curated_edges += 1
                 continue
             prereqs.append(Prereq(names[src], names[dst], p.reason, p.source, p.confidence))
@@ -229,7 +238,7 @@ def _concept(name: str, concepts: dict[str, Topic], pk, record: dict) -> Topic:
     return topic
 
 
-def _item(f: dict, rid: str, uses: list[tuple[Topic, bool, list[str]]], locations) -> Item | None:
+def _item(f: dict, rid: str, uses: list[tuple[Topic, bool, list[str]]]) -> Item | None:
     title, url = (f.get("title") or "").strip(), (f.get("url") or "").strip()
     where = [w for _, _, ws in uses for w in ws]
     if not title:  # a few records hold only a location ("Section 9.5, ..."): that is the title
