@@ -391,7 +391,7 @@ def ask(lib: Library, question: str) -> dict:
     evidence = gather(lib, question)
     decision = decide(evidence, limits)
     result = {"question": evidence.question, "answered": False, "answer": "",
-              "confidence": round(max(decision.score, 0.0), 4), "sources": [],
+              "confidence": round(min(max(decision.score, 0.0), 1.0), 4), "sources": [],
               "suggestions": suggestions(lib, evidence, limits)}
     if not decision.answered:
         result["why"] = decision.why

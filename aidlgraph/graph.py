@@ -77,18 +77,21 @@ def plan(g: nx.DiGraph, target: str, known: Iterable[str] = (), depth: int | Non
     if target not in g:
         raise AidlgraphError(f"unknown topic {target!r}")
     known = set(known) - {target}
+    # What the plan may reach: prerequisites not behind known topics, within ``depth`` hops
+    # counted along the shortest way back (not along the depth-first walk).
+    reachable = nx.restricted_view(g.reverse(copy=False), list(known), [])
+    allowed = set(nx.single_source_shortest_path_length(reachable, target, cutoff=depth))
     order: list[str] = []
     seen: set[str] = set()
 
-    def visit(node: str, hops: int) -> None:
+    def visit(node: str) -> None:
         seen.add(node)
-        if depth is None or hops < depth:
-            for pre in sorted(g.predecessors(node), key=lambda n: _sort_key(g, n)):
-                if pre not in seen and pre not in known:
-                    visit(pre, hops + 1)
+        for pre in sorted(g.predecessors(node), key=lambda n: _sort_key(g, n)):
+            if pre not in seen and pre in allowed:
+                visit(pre)
         order.append(node)
 
-    visit(target, 0)
+    visit(target)
     return order
 
 

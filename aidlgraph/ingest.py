@@ -175,9 +175,15 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
     with store.transaction():
         for origin, ts in new_topics.items():
             store.upsert_topics(ts, origin)
-        for ts in new_topics.values():  # a topics file states all prerequisites of its topics
-            for t in ts:
-                store.db.execute("DELETE FROM edges WHERE kind = 'prereq' AND dst = ? AND source = 'curated'", [t.id])
+        stating = {b.origin for b in batches if b.states_prereqs}
+        for origin, ts in new_topics.items():  # a topics file states all prerequisites of its topics ...
+            if origin not in stating:
+                continue
+            for t in ts:  # ... except those a curator accepted with `graph accept`
+                store.db.execute(
+                    "DELETE FROM edges WHERE kind = 'prereq' AND dst = ? AND source = 'curated' AND NOT EXISTS "
+                    "(SELECT 1 FROM decisions d WHERE d.src = edges.src AND d.dst = edges.dst AND d.decision = 'accepted')",
+                    [t.id])
         store.add_edges(prereq_rows)
         nums: dict[str, int] = {}
         about = []

@@ -125,15 +125,16 @@ def _pick_items(lib: Library, order: list[str], per_topic: int) -> dict[str, lis
                 continue
             rel = float(item_vec[item["num"]] @ topic_vec[tid]) if item["num"] in item_vec and tid in topic_vec else 0.0
             specific = 0.5 / max(1, len(item["topics"]))  # an item about this topic alone beats a survey
-            score = (2.0 * item["core"] + SOURCE_WEIGHT.get(edge["source"], 0.5) * min(edge["confidence"] or 1.0, 1.0)
+            core = tid in item["extra"]["core_for"] if "core_for" in item["extra"] else item["core"]
+            score = (2.0 * core + SOURCE_WEIGHT.get(edge["source"], 0.5) * min(edge["confidence"] or 1.0, 1.0)
                      + rel + specific + KIND_WEIGHT.get(item["kind"], 0.0)
                      + {True: 0.1, None: 0.0, False: -0.1}[item["free"]])
-            scored.append((score, rel, item, edge))
+            scored.append((score, rel, item, edge, core))
         scored.sort(key=lambda s: -s[0])
         best = scored[:per_topic]
         best.sort(key=lambda s: (s[2].get("series") or "~", s[2].get("position") or 0, -s[0]))
         picks = []
-        for score, rel, item, edge in best:
+        for score, rel, item, edge, core in best:
             used.add(item["id"])
             if item.get("series") and item.get("position"):
                 pick = f"part {item['position']} of series {item['series']}"
@@ -141,7 +142,7 @@ def _pick_items(lib: Library, order: list[str], per_topic: int) -> dict[str, lis
                 pick = f"about {lib.graph.nodes[tid]['name']} (inferred, score {edge['confidence']:.2f})"
             else:
                 pick = f"about {lib.graph.nodes[tid]['name']} (score {rel:.2f})"
-            if item["core"]:
+            if core:
                 pick = "core reading; " + pick
             picks.append((item, pick))
         out[tid] = picks

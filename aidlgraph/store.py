@@ -20,6 +20,7 @@ from . import migrations
 from .corpus import Item, Topic, normalise_name
 from .errors import LibraryError
 
+PROVENANCE = {"curated": 3, "imported": 2, "series": 1, "inferred": 0}
 ITEM_COLUMNS = ("num", "id", "kind", "title", "url", "text", "source", "origin", "date", "authors",
                 "series", "position", "free", "core", "minutes", "extra", "content_hash")
 
@@ -121,20 +122,22 @@ class Store:
 
     # -- edges ------------------------------------------------------------------------------
     def add_edges(self, rows: Iterable[dict], replace: bool = True) -> None:
-        """Insert edges; curated and imported edges are never overwritten by inferred ones."""
+        """Insert edges. An edge never replaces one of stronger provenance on the same pair:
+        curated beats imported beats series and inferred."""
         rows = list(rows)
-        weak = [r for r in rows if r.get("source") not in ("curated", "imported")]
+        weak = [r for r in rows if r.get("source", "curated") != "curated"]
         if weak:
-            protected = set()
+            existing: dict[tuple, str] = {}
             for kind in {r["kind"] for r in weak}:
                 srcs = sorted({r["src"] for r in weak if r["kind"] == kind})
                 for start in range(0, len(srcs), 500):
                     chunk = srcs[start:start + 500]
-                    protected.update(self.db.execute(
-                        f"SELECT src, dst, kind FROM edges WHERE kind = ? AND source IN ('curated', 'imported') "
-                        f"AND src IN ({', '.join('?' * len(chunk))})", [kind, *chunk]).fetchall())
-            rows = [r for r in rows if r.get("source") in ("curated", "imported")
-                    or (r["src"], r["dst"], r["kind"]) not in protected]
+                    for src, dst, knd, source in self.db.execute(
+                            f"SELECT src, dst, kind, source FROM edges WHERE kind = ? AND source IN ('curated', 'imported') "
+                            f"AND src IN ({', '.join('?' * len(chunk))})", [kind, *chunk]).fetchall():
+                        existing[(src, dst, knd)] = source
+            rows = [r for r in rows if PROVENANCE.get(r.get("source", "curated"), 0)
+                    >= PROVENANCE.get(existing.get((r["src"], r["dst"], r["kind"]), ""), 0)]
         if not rows:
             return
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"

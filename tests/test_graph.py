@@ -75,9 +75,6 @@ def test_depth_caps_the_hops_back():
     assert graphs.plan(g, "d", depth=9) == ["a", "b", "c", "d"]
 
 
-@pytest.mark.xfail(strict=True, reason="graph.plan measures depth along the depth-first walk, not the "
-                   "shortest hop count: z is 2 hops from t (z>y>t) but is cut when y is first reached at hop 2 "
-                   "through x (reported)")
 def test_depth_counts_the_shortest_way_back():
     #  z > y > x > t  and  y > t : y is one hop from t, so z is two
     g = drawn("z>y y>x x>t y>t")

@@ -89,6 +89,9 @@ class Batch:
 
     origin: str
     items: list[Item] = field(default_factory=list)
+    # True when the source states *all* curated prerequisites of the topics it declares (a
+    # topics file): re-ingesting it then drops curated edges it no longer lists.
+    states_prereqs: bool = False
     topics: list[Topic] = field(default_factory=list)
     prereqs: list[Prereq] = field(default_factory=list)
 

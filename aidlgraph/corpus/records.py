@@ -124,6 +124,7 @@ def _from_document(data: Any, origin: str) -> Batch:
         raise InputError(f"{name}: expected a list of items, or a mapping with 'items' and/or 'topics'")
     if data.get("topics") is not None:
         topics, prereqs = _topics(data["topics"], name)
+        batch.states_prereqs = True
         batch.topics.extend(topics)
         batch.prereqs.extend(prereqs)
     if data.get("items") is not None:
