@@ -10,14 +10,16 @@ Three kinds of candidate answer are scored against the question:
   boundaries: "What is LARS?"); they answer with the topic's description and its readings.
 
 A candidate's score is its cosine similarity, plus ``lexical_weight`` times the share of the
-question's words (weighted by BM25's idf over the library) that occur in the candidate, plus
-``question_bonus`` for a member question, plus ``name_bonus`` times the share of the question a
-topic's name covers. The best candidate answers only when its score clears ``min_score`` and,
-like Rasa's fallback, beats the best candidate about an unrelated topic (more than FAMILY_HOPS prerequisite steps from
-all of the winner's topics) by ``min_gap``; otherwise
-the answer abstains and offers the nearest topics. A topic with no readings of its own never
-answers: the archive has nothing to cite. The five numbers come from ``data/ask_thresholds.json``,
-written by ``bench/faq.py --write`` from the calibration half of ``data/faq_cases.yaml``.
+question's words (weighted by BM25's idf over the library, misspellings read as the library's
+nearest word) found in the candidate, plus ``question_bonus`` for a member question, plus
+``name_bonus`` times the share of the question a topic's name covers. The best candidate
+answers only when its score clears ``min_score`` and, like Rasa's fallback, beats the best
+candidate about an unrelated topic (more than FAMILY_HOPS prerequisite steps from all of the
+winner's topics) by ``min_gap``; otherwise the answer abstains and offers the nearest topics. A
+topic with no readings of its own never answers: the archive has nothing to cite.
+
+The five numbers come from ``data/ask_thresholds.json``, written by ``bench/faq.py --write``
+from the calibration half of ``data/faq_cases.yaml``.
 """
 from __future__ import annotations
 
@@ -34,7 +36,9 @@ from .library import Library
 from .related import fts_query, terms
 from .resolve import clean_query
 
-DEFAULTS = {"min_score": 0.5, "min_gap": 0.03, "question_bonus": 0.05, "lexical_weight": 0.1, "name_bonus": 0.1}
+# Used only when data/ask_thresholds.json is missing (e.g. AIDLGRAPH_DATA points elsewhere): the
+# numbers bench/faq.py last chose for the shipped corpus.
+DEFAULTS = {"min_score": 0.64, "min_gap": 0.0, "question_bonus": 0.0, "lexical_weight": 0.2, "name_bonus": 0.05}
 MAX_SOURCES = 5
 QUESTION_SOURCES = 2  # readings cited beside a member's answer
 ITEM_CANDIDATES = 40
@@ -207,13 +211,22 @@ def _term_weights(lib: Library, question: str) -> dict[str, float]:
     return weights
 
 
-_VOCABULARY: dict[tuple[str, str], set[str]] = {}
+_VOCABULARY: dict[tuple, set[str]] = {}
+
+
+def _fingerprint(lib: Library) -> tuple:
+    """What the caches below depend on: a write that changes items, topics or edges changes it
+    (ingest bumps the generation; accepting a suggested prerequisite adds an edge)."""
+    counts = lib.store.db.execute(
+        "SELECT (SELECT count(*) FROM items), (SELECT max(rowid) FROM items), (SELECT count(*) FROM topics), "
+        "(SELECT count(*) FROM edges), (SELECT max(rowid) FROM edges)").fetchone()
+    return (str(lib.path), str(lib.store.get_meta("generation", "0")), *counts)
 
 
 def vocabulary(lib: Library) -> set[str]:
     """Words of the library's topic names, aliases, descriptions and item titles (cached per
-    library generation): what a misspelt word is corrected to."""
-    key = (str(lib.path), str(lib.store.get_meta("generation", "0")))
+    library state): what a misspelt word is corrected to."""
+    key = _fingerprint(lib)
     if key not in _VOCABULARY:
         texts = [" ".join([t["name"], *t["aliases"], t.get("description") or ""]) for t in lib.store.topics()]
         texts += [r[0] for r in lib.store.db.execute("SELECT title FROM items").fetchall()]
@@ -433,16 +446,16 @@ def _question_readings(lib: Library, item: dict) -> list[dict]:
     return [pool[n] for n in ranked[:QUESTION_SOURCES]]
 
 
-_READINGS: dict[tuple[str, str], dict[str, tuple[list[dict], list[dict]]]] = {}
+_READINGS: dict[tuple, dict[str, tuple[list[dict], list[dict]]]] = {}
 
 
 def topic_readings(lib: Library, tid: str | None) -> tuple[list[dict], list[dict]]:
     """(one reading for each direct prerequisite that has one, in path order; the topic's own
     best readings), both empty when the topic has no readings of its own. Issues (tables of
-    contents) are left out. Cached per library generation."""
+    contents) are left out. Cached per library state."""
     if not tid or tid not in lib.graph:
         return [], []
-    key = (str(lib.path), str(lib.store.get_meta("generation", "0")))
+    key = _fingerprint(lib)
     cache = _READINGS.setdefault(key, {})
     if len(_READINGS) > 4:
         _READINGS.pop(next(iter(_READINGS)))

@@ -89,7 +89,13 @@ def _check_shape(data: Any, name: str, text_len: int) -> None:
         if seen > budget:
             raise InputError(f"{name}: the document expands to more than {budget} values (YAML aliases?); "
                              "write the items out without anchors and aliases")
+        if isinstance(value, str):
+            _check_unicode(value, name)
+            continue
         if isinstance(value, dict):
+            for key in value:
+                if isinstance(key, str):
+                    _check_unicode(key, name)
             children = value.values()
         elif isinstance(value, (list, tuple, set)):
             children = value
@@ -113,6 +119,17 @@ def _read_csv(text: str, name: str, delimiter: str) -> list[dict]:
         return [{(k or "").strip().lower(): v for k, v in row.items() if k} for row in reader]
     except csv.Error as exc:
         raise InputError(f"{name}: malformed CSV ({exc}); check the quoting and the delimiter") from None
+
+
+def _check_unicode(text: str, name: str) -> None:
+    """A JSON or YAML escape such as \\ud800 decodes to a lone surrogate, which no file or database
+    can hold as UTF-8 (hashing and storing the item would fail later)."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(f"{name}: invalid character {text[exc.start]!r} (a lone surrogate escape) "
+                             f"in {text[max(0, exc.start - 20):exc.start]!r}; fix or remove it") from None
 
 
 def _from_document(data: Any, origin: str) -> Batch:
