@@ -38,7 +38,7 @@ from .resolve import clean_query
 
 # Used only when data/ask_thresholds.json is missing (e.g. AIDLGRAPH_DATA points elsewhere): the
 # numbers bench/faq.py last chose for the shipped corpus.
-DEFAULTS = {"min_score": 0.64, "min_gap": 0.0, "question_bonus": 0.0, "lexical_weight": 0.2, "name_bonus": 0.05}
+DEFAULTS = {"min_score": 0.65, "min_gap": 0.0, "question_bonus": 0.0, "lexical_weight": 0.2, "name_bonus": 0.1}
 MAX_SOURCES = 5
 QUESTION_SOURCES = 2  # readings cited beside a member's answer
 ITEM_CANDIDATES = 40
@@ -134,6 +134,7 @@ def gather(lib: Library, question: str) -> Evidence:
     topics = {t["id"]: t for t in lib.store.topics()}
     topic_ids, topic_matrix = lib.topic_vectors()
     topic_cos = dict(zip(topic_ids, (topic_matrix @ vector).tolist())) if topic_ids else {}
+    named = named_topics(question, topics.values(), weights, words)
     out: list[Candidate] = []
 
     # Items by meaning and by words (BM25 brings in what the embedding misses, e.g. rare names).
@@ -149,8 +150,9 @@ def gather(lib: Library, question: str) -> Evidence:
         nums.update({int(n): float(v @ vector) for n, v in zip(vec_ids, vecs)})
     rows = lib.store.items_by_num([n for n, s in nums.items() if s is not None])
     for num, row in rows.items():
-        # The main topic of a many-topic item (a resource list) is the one nearest the question.
-        about = tuple(sorted(row["topics"], key=lambda t: -topic_cos.get(t, -1.0)))
+        # The main topic of a many-topic item (a resource list) is the one the question names,
+        # else the one nearest the question.
+        about = tuple(sorted(row["topics"], key=lambda t: (-named.get(t, 0.0), -topic_cos.get(t, -1.0))))
         if row["kind"] == "question":
             qtext = question_text(row)
             cos = max(float(lib.embed_query(row["title"]) @ vector),
@@ -163,7 +165,6 @@ def gather(lib: Library, question: str) -> Evidence:
             out.append(Candidate("item", nums[num], _coverage(weights, text), topics=about, item=row))
 
     # Topics: the nearest by meaning, and any the question names.
-    named = named_topics(question, topics.values(), weights, words)
     nearest = sorted(topic_cos, key=lambda t: -topic_cos[t])[:TOPIC_CANDIDATES]
     with_items = _topics_with_items(lib, set(nearest) | set(named))
     for tid in dict.fromkeys([*named, *nearest]):

@@ -74,8 +74,8 @@ def verify(lib: Library) -> dict:
     elif not dim and items == 0:
         index_state = "ok"
     if index_state != "ok" and dim and not bad_dim:
-        lib._index = None  # what any command does on open: rebuild from the stored vectors, save if no writer
-        rebuilt = lib.index
+        # What any command does on open: rebuild from the stored vectors, saved unless a writer is active.
+        rebuilt = lib.rebuild_index(save=os.access(lib.path, os.W_OK), locked=False)
         notes.append(f"the FAISS index was {index_state}; rebuilt it from {rebuilt.size} stored vectors (no re-embedding)")
         index_state = "ok (rebuilt)"
     elif index_state != "ok":

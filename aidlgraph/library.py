@@ -162,19 +162,13 @@ class Library:
                     return index
             except LibraryError:
                 pass
-        index = self.rebuild_index(save=False)
-        if os.access(self.path, os.W_OK):
-            # Save the repaired index only while no writer is active (a writer saves its own after
-            # its commit): two processes renaming index and stamp in turn could otherwise pair an
-            # old index with a new stamp, which the next open would trust.
-            with contextlib.suppress(LibraryError, OSError), write_lock(self.path):
-                if self.store.get_meta("generation", "0") == self._index_generation:
-                    self.save_index(index, self._index_generation)
-        return index
+        return self.rebuild_index(save=os.access(self.path, os.W_OK), locked=False)
 
-    def rebuild_index(self, save: bool = True):
-        """Rebuild the FAISS index from the stored vectors (no re-embedding); ``save`` writes it
-        to disk, which needs the write lock (``writing()``)."""
+    def rebuild_index(self, save: bool = True, locked: bool = True):
+        """Rebuild the FAISS index from the stored vectors (no re-embedding). ``save`` writes it to
+        disk: at once when the caller holds the write lock (``locked``), else only while no writer
+        is active; a writer saves its own after its commit, and two processes renaming index and
+        stamp in turn could pair an old index with a new stamp, which the next open would trust."""
         from .index import VectorIndex
 
         conn = self.store.db.conn
@@ -188,9 +182,13 @@ class Library:
             if snapshot:
                 conn.execute("COMMIT")
         index = VectorIndex.build(self.dim or 384, ids, vectors)
-        if save:
+        if save and locked:
             with contextlib.suppress(OSError):
                 self.save_index(index, generation)
+        elif save:
+            with contextlib.suppress(LibraryError, OSError), write_lock(self.path):
+                if self.store.get_meta("generation", "0") == generation:
+                    self.save_index(index, generation)
         self._index, self._index_generation = index, generation
         return index
 

@@ -11,10 +11,11 @@ reads (question_bonus, lexical_weight, name_bonus, min_score, min_gap) runs in m
 
 where answer accuracy is the share of answerable cases answered with a source whose title
 matches the case's regex, and abstain F1 is the F1 of "abstained" against the cases marked
-``abstain: true``. Ties go to the point whose neighbourhood (min_score +-0.02, the next min_gap
-values) scores best on average, then to smaller bonuses. The figures printed for the ``report``
-split never took part in choosing. ``--write`` stores the chosen numbers in
-data/ask_thresholds.json, which ask.py reads.
+``abstain: true``. Robustness first: a point is rated by its worst objective when both
+thresholds move by up to ROBUST; ties go to the smallest min_gap and the smallest bonuses
+(parsimony), then the best objective at the point, then the widest margin (see ``calibrate``).
+The figures printed for the ``report`` split never took part in choosing. ``--write`` stores
+the chosen numbers in data/ask_thresholds.json, which ask.py reads.
 """
 from __future__ import annotations
 
