@@ -224,6 +224,8 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
         raise LibraryError(
             f"the items were stored, but writing the vector index failed ({exc.strerror or exc}); "
             "the next command rebuilds it from the stored vectors (or run `aidlgraph check --repair`)") from None
+    if new_topics or report.embedded:
+        lib.topic_vectors()  # store new topics' vectors now, so read commands never embed them
     report.seconds = time.perf_counter() - started
     return report
 

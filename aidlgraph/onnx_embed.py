@@ -7,11 +7,13 @@ the ``tokenizers`` library only, giving the same vectors as sentence-transformer
 over the attention mask, L2 normalisation, truncation at the model's ``max_seq_length``).
 
 An export lives in ``<cache>/onnx/<key>/``, where ``<cache>`` is ``$AIDLGRAPH_CACHE`` or the
-user cache dir and ``<key>`` is the model's name plus a hash of its files' sizes and mtimes (a
-changed model on disk gets a new export). It holds ``model.onnx``, ``tokenizer.json``, the
-model's ``sentence_bert_config.json`` and ``export.json`` (what the export is), is written to a
-temporary directory and renamed into place, and is checked against sentence-transformers before
-it is installed. ``AIDLGRAPH_ONNX=0`` turns the whole thing off (queries use sentence-transformers).
+user cache dir and ``<key>`` is the model's name plus a hash of its files' sizes and mtimes and of
+the onnxruntime version (a changed model on disk gets a new export). It holds ``model.onnx`` (the
+graph as onnxruntime optimised it) with its weights in ``model.onnx.data`` (mapped, not parsed,
+so a session starts fast), a copy of the tokenizer (``tokenizer.json``) and of the model's
+``sentence_bert_config.json``, and ``export.json`` (what the export is). It is written to a
+temporary directory, checked against sentence-transformers, then renamed into place.
+``AIDLGRAPH_ONNX=0`` turns the whole thing off (queries then use sentence-transformers).
 """
 from __future__ import annotations
 

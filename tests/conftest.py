@@ -12,6 +12,18 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED = ROOT.parent / "shared"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """The ONNX export goes to a session temp dir, never the user's cache (one export a run)."""
+    previous = os.environ.get("AIDLGRAPH_CACHE")
+    os.environ["AIDLGRAPH_CACHE"] = str(tmp_path_factory.mktemp("aidlgraph-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("AIDLGRAPH_CACHE", None)
+    else:
+        os.environ["AIDLGRAPH_CACHE"] = previous
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch):
     """Every test gets its own library location; nothing touches the user's data dir."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import random
 import subprocess
 import sys
 import textwrap
@@ -441,45 +440,14 @@ def test_cli_text_argument_that_names_a_file_is_text(library, tmp_path):
 
 
 # -- the HTTP API --------------------------------------------------------------------------------
-def malformed_requests(n: int, seed: int, item_id: str, secret: Path) -> list[tuple]:
-    """``n`` (method, url, headers, body) requests, each wrong in some way a client can be wrong."""
-    rng = random.Random(seed)
-    junk = lambda k: "".join(rng.choice("aé日🙂%&=?#/\\\"'<>{}[] +.;") for _ in range(rng.randint(0, k)))  # noqa: E731
-    quoted = lambda s: __import__("urllib.parse").parse.quote(s, safe="")  # noqa: E731
-    makers = [
-        lambda: ("GET", f"/path?q={quoted(junk(60))}&depth={rng.choice(['-1', 'x', '1e9', '', '99999999999999999999'])}", {}, None),
-        lambda: ("GET", f"/path?q=cuda&per_topic={rng.choice(['0', '21', 'nan', '-5', '3.5'])}&known={quoted(junk(20))}", {}, None),
-        lambda: ("GET", f"/path?{junk(40)}", {}, None),
-        lambda: ("GET", "/path?q=" + "x" * rng.choice([0, 2001, 5000]), {}, None),
-        lambda: ("GET", f"/related?q={quoted(junk(80))}&k={rng.choice(['0', '501', '-1', 'ten', '1' * 30, ''])}", {}, None),
-        lambda: ("GET", f"/related?q=cuda&kind={quoted(junk(10))}&min_score={rng.choice(['x', 'nan', 'inf', '-inf', '1e999'])}", {}, None),
-        lambda: ("GET", f"/related?q=cuda&before={quoted(junk(15))}&since={quoted(junk(15))}&exclude_source={quoted(junk(5))}", {}, None),
-        lambda: ("POST", "/related", {"content-type": "application/json"}, rng.choice([b"{", b"[]", b"null", b'{"text": 5}',
-                 b'{"text": "cuda", "k": "x"}', b'{"text": "cuda", "k": true}', b'{"text": "cuda", "kind": [1]}',
-                 b'{"text": "cuda", "min_score": "high"}', b'{"text": ""}', b'{"text": "\\ud800"}', b"\xff\xfe{", b"\x00\x00",
-                 ('{"text": "' + "[" * 100_000 + '"}').encode(), b'{"text": ' + b"[" * 100_000 + b"}"])),
-        lambda: ("POST", "/related", {"content-type": rng.choice(["text/plain", "text/markdown", "application/xml", "",
-                 "multipart/form-data; boundary=x", "application/json; charset=latin-1"])}, junk(300).encode("utf-8")),
-        lambda: ("POST", "/related", {"content-type": "text/plain"}, b"cuda " * rng.choice([199_000, 200_001, 210_000])),
-        lambda: ("POST", "/related", {"content-type": "text/plain"}, b"x" * rng.choice([1_000_001, 1_200_000])),
-        lambda: ("POST", "/ask", {"content-type": "application/json"}, rng.choice([b'{"question": null}', b'{"q": "x"}',
-                 b'{"question": "' + b"x" * 70_000 + b'"}', b"not json", b'{"question": ["a"]}', b'"just a string"'])),
-        lambda: ("GET", f"/ask?q={quoted(junk(100))}", {}, None),
-        lambda: ("GET", "/ask", {}, None),
-        lambda: (rng.choice(["PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"]), rng.choice(["/path", "/related", "/ask",
-                 "/topics", f"/items/{item_id}", "/healthz", "/ingest"]), {}, b"x"),
-        lambda: ("POST", rng.choice(["/path", "/topics", "/healthz", f"/items/{item_id}"]), {"content-type": "application/json"}, b"{}"),
-        lambda: ("POST", "/ingest?filename=" + quoted(rng.choice(["../../x.yaml", str(secret), "a.exe", ""])),
-                 {"authorization": "Bearer wrong"}, b"- title: x\n"),
-        lambda: ("GET", rng.choice(["/../../etc/passwd", "/items/..%2F..%2Fetc%2Fpasswd", f"/items/{quoted(str(secret))}",
-                 "/items/" + quoted("../" * 20 + "etc/passwd"), "/%2e%2e/%2e%2e/etc/passwd", "//etc/passwd",
-                 "/items/%00", "/items/" + "a" * 5000, "/static/../library.db", "/library.db", "/vectors.faiss",
-                 f"/items/{item_id}%00.json", "/docs/../../etc/passwd", "/items/%ED%A0%80"]), {}, None),
-        lambda: ("GET", f"/items/{rng.choice(['000000000000', 'zzzzzzzzzzzz', item_id.upper(), item_id + ' ', quoted(junk(30)) or 'x'])}", {}, None),
-        lambda: ("GET", "/" + quoted(junk(30) + "\x01\x7f"), {}, None),
-        lambda: ("GET", "/topics?" + junk(50), {"accept": "text/html", "x-forwarded-for": "../../etc"}, None),
-    ]
-    return [rng.choice(makers)() for _ in range(n)]
+def malformed_requests(*args, **kwargs):
+    """The request generator of bench/faults.py (which sends 10,000 of them to a real server)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_faults", ROOT / "bench" / "faults.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.malformed_requests(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")

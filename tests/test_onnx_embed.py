@@ -230,3 +230,10 @@ def test_quick_start_and_prepacked_sessions_agree(onnx_export):
     embedder.encode(["enough texts to switch"] * onnx_embed.QUICK_TEXTS)
     assert not embedder.quick
     assert cosines(quick, embedder.encode(TEXTS[:4])).min() >= 0.99999
+
+
+def test_loading_the_batch_model_exports_it(model, monkeypatch):
+    calls = []
+    monkeypatch.setattr(onnx_embed, "ensure_export", lambda name, st_model: calls.append((name, st_model)))
+    loaded = embed.SentenceTransformerEmbedder(NAME)
+    assert calls == [(NAME, loaded.model)]
