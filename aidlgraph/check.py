@@ -95,7 +95,7 @@ def verify(lib: Library) -> dict:
         db.execute("INSERT INTO items_fts(items_fts) VALUES('integrity-check')")
     except sqlite3.DatabaseError:
         problems.append("the full-text index disagrees with the items")
-    leftovers = [p for p in [*lib.path.glob(".vectors-*.tmp"), *lib.path.glob(".stamp-*.tmp")]]
+    leftovers = [*lib.path.glob(".vectors-*.tmp"), *lib.path.glob(".stamp-*.tmp")]
     if leftovers:
         # Harmless; removed under the write lock (they may be a running writer's own).
         with contextlib.suppress(LibraryError, OSError), write_lock(lib.path):

@@ -62,8 +62,13 @@ class VectorIndex:
             return np.zeros((len(vectors), 0), dtype=np.float32), np.zeros((len(vectors), 0), dtype=np.int64)
         # OpenMP threads cost more than they save on a handful of queries (13 ms vs 2.7 ms for
         # one query over 20k vectors on 2 cores); batches still use every core.
+        # The OpenMP runtime is shared with torch, so the setting is put back afterwards.
+        before = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1 if len(vectors) <= 8 else (os.cpu_count() or 1))
-        return self.index.search(vectors, min(k, self.size))
+        try:
+            return self.index.search(vectors, min(k, self.size))
+        finally:
+            faiss.omp_set_num_threads(before)
 
     def save(self, path: Path, stamp: dict) -> None:
         import faiss
@@ -74,6 +79,7 @@ class VectorIndex:
         try:
             faiss.write_index(self.index, tmp)
             _fsync(tmp)
+            _readable_by_all(tmp)  # mkstemp makes 0600; a shared library must stay readable
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
@@ -118,4 +124,11 @@ def _write_json_atomic(path: Path, data: dict) -> None:
         json.dump(data, fh)
         fh.flush()
         os.fsync(fh.fileno())
+    _readable_by_all(tmp)
     os.replace(tmp, path)
+
+
+def _readable_by_all(path: str) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o644 & ~umask)

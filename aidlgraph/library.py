@@ -302,6 +302,8 @@ def create(path: str | os.PathLike | None = None, empty: bool = False, progress:
         if (path / DB_NAME).exists() and not force:
             if empty or (path / DB_NAME).stat().st_size:
                 raise LibraryError(f"{path}: a library already exists here; pass --force to replace it, or choose another --library")
+        for stale in path.parent.glob(f".{path.name}-building-*"):  # left by a killed build; we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-building-", dir=path.parent))
         try:
             store = Store(tmp / DB_NAME)

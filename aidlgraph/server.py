@@ -48,6 +48,7 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -360,6 +361,13 @@ def create_app(library_path: str | os.PathLike | None = None, token: str | None 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException):
         return reply({"error": str(exc.detail)}, exc.status_code, getattr(exc, "headers", None))
+
+    @app.exception_handler(sqlite3.DatabaseError)
+    async def on_damaged_library(request: Request, exc: sqlite3.DatabaseError):
+        from .library import database_error
+
+        log.error("library database error on %s %s: %s", request.method, request.url.path, exc)
+        return reply({"error": str(database_error(library_path, exc))}, 503)
 
     @app.exception_handler(Exception)
     async def on_bug(request: Request, exc: Exception):

@@ -134,7 +134,7 @@ def kill_trials(work: Path, rows: int, trials: int, seed: int) -> tuple[Path, li
     rng = random.Random(seed)
     lines = write_slice(work, rows)
     rows = len(lines) - 1
-    chunk = max(1, rows // (trials + 5))
+    chunk = max(1, rows // (trials + 10))
     lib = work / "lib"
     if run_cli("--library", str(lib), "init", "--empty").returncode:
         raise SystemExit("could not create the library")
@@ -145,19 +145,21 @@ def kill_trials(work: Path, rows: int, trials: int, seed: int) -> tuple[Path, li
     if calib.returncode:
         raise SystemExit(f"calibration ingest failed: {calib.stderr[-500:]}")
     started = time.perf_counter()
-    run_cli("--library", str(lib), "ingest", str(first))  # unchanged: start-up, parsing, no embedding
-    startup = time.perf_counter() - started
-    rate = chunk / max(0.1, t0 - startup)
-    print(f"slice: {rows} rows of {TSV.name if TSV.exists() else 'synthetic rows'}; calibration: ingest of "
-          f"{chunk} rows {t0:.1f} s, unchanged re-run {startup:.1f} s, so ~{rate:.0f} rows/s; each kill comes "
-          "at random within 1.2x the ingest's expected time", flush=True)
+    if run_cli("--library", str(lib), "ingest", str(prefix_file(work, lines, 6 * chunk))).returncode:
+        raise SystemExit("calibration ingest failed")
+    t1 = time.perf_counter() - started  # five chunks: the same start-up, five times the embedding
+    rate = 4 * chunk / max(0.2, t1 - t0)
+    startup = max(0.5, t0 - chunk / rate)
+    print(f"slice: {rows} rows of {TSV.name if TSV.exists() else 'synthetic rows'}; calibration: ingests of "
+          f"{chunk} and {5 * chunk} new rows took {t0:.1f} s and {t1:.1f} s: start-up ~{startup:.1f} s, then "
+          f"~{rate:.0f} rows/s; each kill comes at random within 1.2x the ingest's expected time", flush=True)
 
     outcome = collections.Counter()
     lost_total, consistent, worked, rebuilt, bad = 0, 0, 0, 0, []
     # Growing prefixes: each trial has new rows (plus whatever earlier kills left uncommitted);
     # the exact-point trials take two more chunks, and the final run the rest.
-    plan = [("random", chunk * (n + 2)) for n in range(trials)]
-    plan += [("transaction", chunk * (trials + 2)), ("commit", chunk * (trials + 2)), ("index-write", chunk * (trials + 3))]
+    plan = [("random", chunk * (n + 7)) for n in range(trials)]
+    plan += [("transaction", chunk * (trials + 7)), ("commit", chunk * (trials + 7)), ("index-write", chunk * (trials + 8))]
     for n, (how, prefix_rows) in enumerate(plan, 1):
         source = prefix_file(work, lines, prefix_rows)
         before = db_state(lib)
@@ -210,7 +212,9 @@ def kill_trials(work: Path, rows: int, trials: int, seed: int) -> tuple[Path, li
     expected = unique_items(full)
     final = run_cli("--library", str(lib), "ingest", str(full))
     summary = final.stdout.strip().splitlines()[-1] if final.stdout.strip() else final.stderr.strip()[-300:]
-    numbers = {key: int(value) for value, key in re.findall(r"(\d+) (new|updated|unchanged|embedded)", summary)}
+    numbers: dict[str, int] = {}
+    for value, key in re.findall(r"(\d+) (new|updated|unchanged|embedded)", summary):
+        numbers.setdefault(key, int(value))  # the first "N new" is items; a later one is topics
     state = db_state(lib)
     ok_next, ok_check, _, problems = after_crash(lib)
     reembedded_ok = numbers.get("embedded") == numbers.get("new", -1) + numbers.get("updated", -1) \

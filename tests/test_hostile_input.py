@@ -396,10 +396,12 @@ def test_a_folder_given_through_dotdot_is_walked_only_inside(library, tmp_path):
     (tmp_path / "corpus").mkdir()
     (tmp_path / "corpus" / "list.md").write_text("# CUDA\n\n- [CUDA by practice](https://example.org/cuda-practice)\n")
     (tmp_path / "outside.yaml").write_text("- title: Must not be read\n")
+    (tmp_path / "corpus" / "link.yaml").symlink_to(tmp_path / "outside.yaml")  # points out of the folder
     with OpenedFiles() as seen:
         ingest(library, [tmp_path / "corpus" / ".." / "corpus"])
     read = {p for p in seen.under(tmp_path) if Path(p).is_file()}
     assert read == {str((tmp_path / "corpus" / "list.md").resolve())}
+    assert not library.store.items_where("i.title = 'Must not be read'")
 
 
 def test_item_ids_and_queries_never_become_paths(library, tmp_path):

@@ -519,19 +519,34 @@ def test_a_second_writer_fails_at_once_or_waits(mini_library, tmp_path):
     assert counts(mini_library.path) == (10, 10)
 
 
+def lock_is_held(lib_path: Path) -> bool:
+    import fcntl
+
+    with open(lib_path / ".write.lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
+
+
 @pytest.mark.slow
-def test_two_ingests_at_once_one_fails_clearly_nothing_corrupts(tmp_path, model):
+def test_two_ingests_at_once_the_second_fails_clearly_nothing_corrupts(tmp_path, model):
     lib_path = create(tmp_path / "lib", empty=True)
     a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
     a.write_text("".join(f"- title: Alpha resource {n} on recurrent networks\n" for n in range(40)))
     b.write_text("".join(f"- title: Beta resource {n} on convolution arithmetic\n" for n in range(40)))
-    procs = [aidlgraph("--library", str(lib_path), "ingest", str(f)) for f in (a, b)]
-    results = [finish(p) for p in procs]
-    ok = [code == 0 for code, _, _ in results]
-    for code, out, err in results:
-        if code:
-            assert code == 1 and "another aidlgraph process is writing" in err and "Traceback" not in err, err
-    assert any(ok)
-    assert counts(lib_path) == (40 * sum(ok), 40 * sum(ok))
+    first = aidlgraph("--library", str(lib_path), "--wait", "60", "ingest", str(a))  # tolerates the probe below
+    deadline = time.monotonic() + 120
+    while not lock_is_held(lib_path) and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first.poll() is None, "the first ingest ended before the second could start"
+    code, out, err = finish(aidlgraph("--library", str(lib_path), "ingest", str(b)))
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "another aidlgraph process is writing" in err and "--wait" in err
+    code, out, err = finish(first)
+    assert code == 0, err
+    assert counts(lib_path) == (40, 40)
     with Library.open(lib_path, build=False) as lib:
         assert verify(lib)["ok"]

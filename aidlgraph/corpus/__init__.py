@@ -94,17 +94,25 @@ def _in_library(path: Path, root: Path) -> bool:
         folder = folder.parent
 
 
+def _inside(path: Path, root: Path) -> bool:
+    """True when ``path`` really lies under ``root``: a symlink in a folder that points out of it
+    is not part of that folder (a server's ingest directory must not reach other files)."""
+    return path.resolve().is_relative_to(root)
+
+
 def load_path(path: str | os.PathLike, progress: bool = False) -> list[Batch]:
-    """Load a file, or every loadable file under a folder (sorted, hidden files skipped)."""
+    """Load a file, or every loadable file under a folder (sorted; hidden files, and symlinks
+    pointing out of the folder, skipped)."""
     root = Path(path)
     if not root.exists():
         raise InputError(f"{root}: no such file or folder; check the path")
     if root.is_dir():
+        real_root = root.resolve()
         files = sorted(
             p for p in root.rglob("*")
             if p.is_file() and p.suffix.lower() in SUFFIXES
             and not any(part.startswith(".") for part in p.relative_to(root).parts)
-            and not _in_library(p, root)
+            and not _in_library(p, root) and _inside(p, real_root)
         )
         if not files:
             raise InputError(f"{root}: no loadable files in this folder (.yaml .json .jsonl .csv .tsv .md .txt .rss .atom)")

@@ -80,14 +80,15 @@ def _short(exc: Exception) -> str:
 def _check_shape(data: Any, name: str, text_len: int) -> None:
     """Refuse documents nested deeper than MAX_DEPTH, or that expand far beyond their text
     (YAML anchors and aliases: a "billion laughs" file of 500 bytes is 10^8 strings, and hashing
-    it would never finish). Iterative, and stops at the budget, so it is cheap on any input."""
+    it would never finish). Counts values and characters as if aliases were copied, and stops at
+    the budget, so it is cheap on any input."""
     budget = max(1_000_000, 10 * text_len)
     stack, seen = [(data, 0)], 0
     while stack:
         value, depth = stack.pop()
-        seen += 1
+        seen += 1 + (len(value) if isinstance(value, str) else 0)
         if seen > budget:
-            raise InputError(f"{name}: the document expands to more than {budget} values (YAML aliases?); "
+            raise InputError(f"{name}: the document expands to more than {budget} characters (YAML aliases?); "
                              "write the items out without anchors and aliases")
         if isinstance(value, str):
             _check_unicode(value, name)
@@ -95,6 +96,7 @@ def _check_shape(data: Any, name: str, text_len: int) -> None:
         if isinstance(value, dict):
             for key in value:
                 if isinstance(key, str):
+                    seen += len(key)
                     _check_unicode(key, name)
             children = value.values()
         elif isinstance(value, (list, tuple, set)):
