@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .model import Batch, Item, Topic, normalise_name
+from .model import Batch, Item, normalise_name
 
 SKIP_HEADINGS = {
     "contents", "content", "table of contents", "table of content", "toc", "index",
@@ -784,11 +784,7 @@ def load_markdown(text: str, origin: str) -> Batch:
         bullets.append(_Bullet(tok.indent, item, group))
 
     batch.items = _dedupe(batch.items)
-    seen: dict[str, Topic] = {}
-    for item in batch.items:
-        for name in item.topics:
-            seen.setdefault(normalise_name(name), Topic(name=name))
-    batch.topics = list(seen.values())
+    batch.declare_item_topics()
     return batch
 
 

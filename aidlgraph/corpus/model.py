@@ -95,6 +95,15 @@ class Batch:
     topics: list[Topic] = field(default_factory=list)
     prereqs: list[Prereq] = field(default_factory=list)
 
+    def declare_item_topics(self) -> None:
+        """Declare every topic the items name (once per normalised name): for sources whose
+        headings or columns are their own taxonomy."""
+        declared: dict[str, Topic] = {}
+        for item in self.items:
+            for name in item.topics:
+                declared.setdefault(normalise_name(name), Topic(name=name))
+        self.topics = list(declared.values())
+
     def extend(self, other: "Batch") -> None:
         self.items.extend(other.items)
         self.topics.extend(other.topics)

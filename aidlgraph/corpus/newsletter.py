@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .markdown import split_byline, strip_inline
-from .model import Batch, Item, Topic, normalise_name
+from .model import Batch, Item
 
 LIST_RE = re.compile(r"^(?P<indent> *)(?:(?P<num>\d{1,3})[.)]|(?P<bullet>[•●▪◦‣∙·*+\-–]))[ ]+(?P<body>\S.*)$")
 MD_HEADING_RE = re.compile(r"^ {0,3}(#{1,6})[ \t]+(\S.*)$")
@@ -775,11 +775,7 @@ def load_newsletter(text: str, origin: str) -> Batch:
         else:
             items.extend(_post_items(post))
     batch = Batch(origin=origin, items=_dedupe(items))
-    declared: dict[str, Topic] = {}
-    for item in batch.items:
-        for name in item.topics:
-            declared.setdefault(normalise_name(name), Topic(name=name))
-    batch.topics = list(declared.values())
+    batch.declare_item_topics()
     return batch
 
 

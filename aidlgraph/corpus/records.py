@@ -191,7 +191,6 @@ def _topics(entries: Any, name: str) -> tuple[list[Topic], list[Prereq]]:
 def _from_rows(rows: list, origin: str, declare_topics: bool, source: str = "") -> Batch:
     name = Path(origin).name
     batch = Batch(origin=origin)
-    declared: dict[str, Topic] = {}
     default_source = source or Path(origin).stem
     for n, row in enumerate(rows, 1):
         if not isinstance(row, dict):
@@ -231,10 +230,8 @@ def _from_rows(rows: list, origin: str, declare_topics: bool, source: str = "") 
             extra=extra,
         )
         batch.items.append(item)
-        if declare_topics:
-            for t in topics:
-                declared.setdefault(t.lower(), Topic(name=t))
-    batch.topics.extend(declared.values())
+    if declare_topics:
+        batch.declare_item_topics()
     return batch
 
 
