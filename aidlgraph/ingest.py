@@ -85,15 +85,21 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
 
     # 1. Topics and prerequisites: resolve names to ids, new topics join, the graph stays acyclic.
     lookup = store.topic_names()
-    existing_ids = {t["id"] for t in store.topics()}
-    new_topics: dict[str, list[Topic]] = {}
+    stored_topics = {t["id"]: t for t in store.topics()}
+    existing_ids = set(stored_topics)
+    new_topics: dict[str, list[Topic]] = {}  # topics to write: new, or declared anew and changed
+    stated: dict[str, set[str]] = {}  # origin -> topics whose prerequisites that file states
     for batch in batches:
         for topic in batch.topics:
             known = lookup.get(normalise_name(topic.name)) or lookup.get(normalise_name(topic.id.replace("-", " ")))
             declares = bool(topic.description or topic.aliases or topic.minutes)
+            if batch.states_prereqs and declares and known in (None, topic.id):
+                stated.setdefault(batch.origin, set()).add(topic.id)
             if known and not (declares and known == topic.id):
                 continue
             if topic.id in existing_ids and not declares:
+                continue
+            if _same_topic(stored_topics.get(topic.id), topic):
                 continue
             new_topics.setdefault(batch.origin, []).append(topic)
             for name in [topic.name, topic.id.replace("-", " "), *topic.aliases]:
@@ -142,14 +148,15 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
     for item, _, ids in items.values():  # merged topics are part of the content
         item.topics = list(ids)
     stored = store.item_hashes()
-    changed = [iid for iid, (item, _, _) in items.items() if stored.get(iid, (None, None, None))[1] != item.content_hash]
+    hashes = {iid: item.content_hash for iid, (item, _, _) in items.items()}  # computed once
+    changed = [iid for iid in items if stored.get(iid, (None, None, None))[1] != hashes[iid]]
     changed_set = set(changed)
     moved = [(origin, stored[iid][0]) for iid, (item, origin, _) in items.items()
              if iid in stored and iid not in changed_set and stored[iid][2] != origin]
     report.unchanged = len(items) - len(changed)
     have_vector = {r[0]: r[1] for r in store.db.execute("SELECT num, content_hash FROM vectors").fetchall()}
     to_embed = [iid for iid in items
-                if iid in changed_set or (stored.get(iid) and have_vector.get(stored[iid][0]) != items[iid][0].content_hash)]
+                if iid in changed_set or (stored.get(iid) and have_vector.get(stored[iid][0]) != hashes[iid])]
 
     # 3. Embed what changed (the slow part; everything above is cheap).
     vectors = np.zeros((0, lib.dim or 0), dtype=np.float32)
@@ -172,19 +179,27 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
     # 5. Write everything in one transaction, then the index.
     index = lib.index
     origins = {b.origin for b in batches}
+    gone = {iid: num for origin in (origins if prune else ()) for iid, num in store.items_of_origin(origin).items()
+            if iid not in items}
+    # A topics file states all curated prerequisites of its topics, except those a curator
+    # accepted with `graph accept`: the ones it no longer lists are dropped.
+    stated_ids = sorted(set().union(*stated.values())) if stated else []
+    dropped = [tuple(r) for start in range(0, len(stated_ids), 500) for r in store.db.execute(
+        f"SELECT src, dst FROM edges WHERE kind = 'prereq' AND source = 'curated' AND dst IN "
+        f"({', '.join('?' * len(stated_ids[start:start + 500]))}) AND NOT EXISTS (SELECT 1 FROM decisions d WHERE "
+        "d.src = edges.src AND d.dst = edges.dst AND d.decision = 'accepted')", stated_ids[start:start + 500]).fetchall()]
+    dropped = [e for e in dropped if e not in {(r["src"], r["dst"]) for r in prereq_rows}]
+    current = {(e["src"], e["dst"]): (e["source"], e["reason"]) for e in store.edges("prereq")}
+    prereqs_written = [r for r in prereq_rows if current.get((r["src"], r["dst"])) != (r["source"], r["reason"])]
+    if not (changed or to_embed or moved or gone or new_topics or dropped or prereqs_written):
+        report.seconds = time.perf_counter() - started  # nothing to write: the library is untouched
+        return report
+
     with store.transaction():
         for origin, ts in new_topics.items():
             store.upsert_topics(ts, origin)
-        stating = {b.origin for b in batches if b.states_prereqs}
-        for origin, ts in new_topics.items():  # a topics file states all prerequisites of its topics ...
-            if origin not in stating:
-                continue
-            for t in ts:  # ... except those a curator accepted with `graph accept`
-                store.db.execute(
-                    "DELETE FROM edges WHERE kind = 'prereq' AND dst = ? AND source = 'curated' AND NOT EXISTS "
-                    "(SELECT 1 FROM decisions d WHERE d.src = edges.src AND d.dst = edges.dst AND d.decision = 'accepted')",
-                    [t.id])
-        store.add_edges(prereq_rows)
+        store.db.conn.executemany("DELETE FROM edges WHERE kind = 'prereq' AND src = ? AND dst = ?", dropped)
+        store.add_edges(prereqs_written)
         nums: dict[str, int] = {}
         about = []
         for iid in changed:
@@ -203,14 +218,10 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
             report.new = len(changed) - report.updated
         emb_nums = [nums.get(i) or stored[i][0] for i in to_embed]
         if to_embed:
-            store.put_vectors(emb_nums, [items[i][0].content_hash for i in to_embed], vectors)
-        removed_nums: list[int] = []
-        if prune:
-            for origin in origins:
-                gone = {iid: num for iid, num in store.items_of_origin(origin).items() if iid not in items}
-                store.delete_items(gone.values())
-                removed_nums.extend(gone.values())
-            report.removed = len(removed_nums)
+            store.put_vectors(emb_nums, [hashes[i] for i in to_embed], vectors)
+        removed_nums = list(gone.values())
+        store.delete_items(removed_nums)
+        report.removed = len(removed_nums)
         _series_edges(store, [items[i][0] for i in changed])
         index.remove(removed_nums + emb_nums)
         index.add(np.asarray(emb_nums, dtype=np.int64), vectors)
@@ -235,6 +246,11 @@ def same_resource(url_a: str | None, url_b: str | None) -> bool:
     (e.g. lecture slides titled "PCA" from two courses)."""
     a, b = (url_a or "").strip().rstrip("/"), (url_b or "").strip().rstrip("/")
     return not (a and b and a.split("://")[-1].lower() != b.split("://")[-1].lower())
+
+
+def _same_topic(row: dict | None, topic: Topic) -> bool:
+    return row is not None and (row["name"], row["aliases"], row["description"] or "", row["minutes"]) == (
+        topic.name, topic.aliases, topic.description, topic.minutes)
 
 
 def _close_names(ref: str, lookup: dict[str, str]) -> list[str]:

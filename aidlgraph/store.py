@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -303,4 +302,4 @@ def item_public(row: dict) -> dict:
             "source": row.get("source") or "", "topics": row.get("topics", [])}
 
 
-__all__ = ["Store", "item_public", "asdict"]
+__all__ = ["Store", "item_public"]

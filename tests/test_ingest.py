@@ -157,3 +157,26 @@ def test_folder_ingest_skips_library_directories(mini_library, tmp_path):
 def test_open_without_library_and_no_build(tmp_path):
     with pytest.raises(LibraryError, match="aidlgraph init"):
         Library.open(tmp_path / "none", build=False)
+
+
+def test_unchanged_reingest_writes_nothing(mini_library):
+    generation = mini_library.store.get_meta("generation")
+    index_mtime = (mini_library.path / "vectors.faiss").stat().st_mtime_ns
+    ingest(mini_library, [FIXTURES / "mini"])
+    assert mini_library.store.get_meta("generation") == generation
+    assert (mini_library.path / "vectors.faiss").stat().st_mtime_ns == index_mtime
+
+
+def test_topics_file_states_its_prerequisites_but_keeps_accepted_ones(mini_library, tmp_path):
+    mini_library.store.decide("neural-networks", "unified-memory", "accepted")
+    with mini_library.store.transaction():
+        mini_library.store.add_edges([{"src": "neural-networks", "dst": "unified-memory", "kind": "prereq",
+                                       "source": "curated", "reason": "accepted by a curator"}])
+    topics = (FIXTURES / "mini" / "topics.yaml").read_text()
+    edited = topics.replace("      - topic: gpu-architecture\n        reason: Kernels map onto the GPU's threads and multiprocessors.\n", "")
+    assert edited != topics
+    (tmp_path / "topics.yaml").write_text(edited)
+    ingest(mini_library, [tmp_path / "topics.yaml"])
+    pairs = {(e["src"], e["dst"]) for e in mini_library.store.edges("prereq")}
+    assert ("gpu-architecture", "cuda-basics") not in pairs
+    assert ("c-programming", "cuda-basics") in pairs and ("neural-networks", "unified-memory") in pairs
