@@ -61,8 +61,9 @@ def ingest(lib: Library, paths: Iterable[str | os.PathLike], prune: bool = False
            locked: bool = False, wait: float = 0.0) -> IngestReport:
     """Ingest files or folders into ``lib``; see the module docstring for the guarantees."""
     batches: list[Batch] = []
+    known = lib.store.source_digests()
     for path in paths:
-        batches.extend(load_path(path))
+        batches.extend(load_path(path, known=known))
     return ingest_batches(lib, batches, prune=prune, progress=progress, locked=locked, wait=wait)
 
 
@@ -82,6 +83,10 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
     started = time.perf_counter()
     store = lib.store
     report = IngestReport(files=len(batches))
+    for batch in batches:  # files as they were last ingested: their items stand as they are
+        if batch.unchanged:
+            report.unchanged += len(store.items_of_origin(batch.origin))
+    batches = [b for b in batches if not b.unchanged]
 
     # 1. Topics and prerequisites: resolve names to ids, new topics join, the graph stays acyclic.
     lookup = store.topic_names()
@@ -153,7 +158,7 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
     changed_set = set(changed)
     moved = [(origin, stored[iid][0]) for iid, (item, origin, _) in items.items()
              if iid in stored and iid not in changed_set and stored[iid][2] != origin]
-    report.unchanged = len(items) - len(changed)
+    report.unchanged += len(items) - len(changed)
     have_vector = {r[0]: r[1] for r in store.db.execute("SELECT num, content_hash FROM vectors").fetchall()}
     to_embed = [iid for iid in items
                 if iid in changed_set or (stored.get(iid) and have_vector.get(stored[iid][0]) != hashes[iid])]
@@ -161,8 +166,13 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
     # 3. Embed what changed (the slow part; everything above is cheap).
     vectors = np.zeros((0, lib.dim or 0), dtype=np.float32)
     if to_embed:
-        embedder = lib.embedder()
-        vectors = embedder.encode([items[i][0].embed_text() for i in to_embed], progress=progress)
+        # Identical texts get identical vectors: encode each distinct text once (TutorialBank
+        # lists 23% of its titles more than once, with different links).
+        texts = [items[i][0].embed_text() for i in to_embed]
+        distinct = list(dict.fromkeys(texts))
+        position = {text: n for n, text in enumerate(distinct)}
+        encoded = lib.embedder().encode(distinct, progress=progress)
+        vectors = encoded[[position[t] for t in texts]]
     report.embedded = len(to_embed)
 
     # 4. Infer topics for items that came without any.
@@ -192,7 +202,9 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
     current = {(e["src"], e["dst"]): (e["source"], e["reason"]) for e in store.edges("prereq")}
     prereqs_written = [r for r in prereq_rows if current.get((r["src"], r["dst"])) != (r["source"], r["reason"])]
     if not (changed or to_embed or moved or gone or new_topics or dropped or prereqs_written):
-        report.seconds = time.perf_counter() - started  # nothing to write: the library is untouched
+        with store.transaction():  # nothing to write but which files were read
+            store.record_sources(batches)
+        report.seconds = time.perf_counter() - started
         return report
 
     with store.transaction():
@@ -204,7 +216,7 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
         about = []
         for iid in changed:
             item, origin, topic_ids = items[iid]
-            num = store.upsert_item(item, origin, stored.get(iid, (None,))[0])
+            num = store.upsert_item(item, origin, stored.get(iid, (None,))[0], hashes[iid])
             nums[iid] = num
             if iid in stored:
                 store.db.execute("DELETE FROM edges WHERE src = ? AND kind IN ('about', 'next')", [iid])
@@ -225,7 +237,8 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
         _series_edges(store, [items[i][0] for i in changed])
         index.remove(removed_nums + emb_nums)
         index.add(np.asarray(emb_nums, dtype=np.int64), vectors)
-        report.duplicates = _similar_edges(store, index, to_embed, emb_nums, vectors)
+        report.duplicates = _similar_edges(store, index, to_embed, emb_nums, vectors, renewed=set(stored))
+        store.record_sources(batches)
         generation = int(store.get_meta("generation", "0")) + 1
         store.set_meta("generation", generation)
     lib.invalidate()
@@ -298,29 +311,33 @@ def _series_edges(store, items: list[Item]) -> None:
                          "reason": f"next in series {name!r}"} for a, b in zip(ids, ids[1:]))
 
 
-def _similar_edges(store, index, item_ids: list[str], nums: list[int], vectors: np.ndarray) -> list[tuple[str, str, float]]:
+def _similar_edges(store, index, item_ids: list[str], nums: list[int], vectors: np.ndarray,
+                   renewed: set[str] = frozenset()) -> list[tuple[str, str, float]]:
     """Link each (re-)embedded item to its nearest neighbours; return likely duplicates."""
     if not len(nums):
         return []
     scores, hits = index.search(vectors, SIMILAR_K + 1)
-    wanted = sorted({int(n) for n in hits.ravel() if n >= 0} | {int(n) for n in nums})
+    keep = (hits >= 0) & (hits != np.asarray(nums, dtype=np.int64)[:, None]) & (scores >= SIMILAR_MIN)
+    pairs = list(zip(np.nonzero(keep)[0].tolist(), hits[keep].tolist(), scores[keep].tolist()))
+    wanted = sorted({hit for _, hit, _ in pairs} | {int(n) for n in nums})
     id_of, urls = {}, {}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start:start + 500]
         for n, i, u in store.db.execute(
                 f"SELECT num, id, url FROM items WHERE num IN ({', '.join('?' * len(chunk))})", chunk).fetchall():
             id_of[n], urls[n] = i, u
+    # only items stored before this ingest can have similar-edges to replace
+    store.db.conn.executemany("DELETE FROM edges WHERE src = ? AND kind = 'similar'",
+                              [(iid,) for iid in item_ids if iid in renewed])
     rows, dupes, seen = [], [], set()
-    for iid, num, row_scores, row_hits in zip(item_ids, nums, scores, hits):
-        store.db.execute("DELETE FROM edges WHERE src = ? AND kind = 'similar'", [iid])
-        for score, hit in zip(row_scores, row_hits):
-            if hit < 0 or hit == num or score < SIMILAR_MIN or hit not in id_of:
-                continue
-            other = id_of[int(hit)]
-            rows.append({"src": iid, "dst": other, "kind": "similar", "source": "inferred",
-                         "confidence": round(float(score), 4), "reason": ""})
-            if score >= DUPLICATE_MIN and (other, iid) not in seen and same_resource(urls.get(num), urls.get(int(hit))):
-                seen.add((iid, other))
-                dupes.append((iid, other, float(score)))
+    for row, hit, score in pairs:
+        if hit not in id_of:
+            continue
+        iid, other = item_ids[row], id_of[hit]
+        rows.append({"src": iid, "dst": other, "kind": "similar", "source": "inferred",
+                     "confidence": round(score, 4), "reason": ""})
+        if score >= DUPLICATE_MIN and (other, iid) not in seen and same_resource(urls.get(int(nums[row])), urls.get(hit)):
+            seen.add((iid, other))
+            dupes.append((iid, other, score))
     store.add_edges(rows)
     return dupes

@@ -97,3 +97,10 @@ def m003_query_cache(db: sqlite_utils.Database) -> None:
 def m004_topic_vectors(db: sqlite_utils.Database) -> None:
     # Topic embeddings (name, aliases, description), for tagging new items and resolving queries.
     db["topic_vectors"].create({"id": str, "model": str, "content_hash": str, "vector": bytes}, pk="id")
+
+
+@migration
+def m005_sources(db: sqlite_utils.Database) -> None:
+    # The digest of each ingested file and how many items it gave, so an unchanged file is
+    # not even parsed when it is ingested again.
+    db["sources"].create({"origin": str, "digest": str, "items": int, "ingested": str}, pk="origin")

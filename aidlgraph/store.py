@@ -170,13 +170,14 @@ class Store:
     def items_of_origin(self, origin: str) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.execute("SELECT id, num FROM items WHERE origin = ?", [origin]).fetchall()}
 
-    def upsert_item(self, item: Item, origin: str, num: int | None) -> int:
+    def upsert_item(self, item: Item, origin: str, num: int | None, content_hash: str | None = None) -> int:
         row = {
             "id": item.id, "kind": item.kind, "title": item.title, "url": item.url, "text": item.text,
             "source": item.source, "origin": origin, "date": item.date, "authors": json.dumps(item.authors),
             "series": item.series, "position": item.position,
             "free": None if item.free is None else int(item.free), "core": int(item.core),
-            "minutes": item.minutes, "extra": json.dumps(item.extra, default=str), "content_hash": item.content_hash,
+            "minutes": item.minutes, "extra": json.dumps(item.extra, default=str),
+            "content_hash": content_hash or item.content_hash,
         }
         if num is None:
             cur = self.db.execute(
@@ -288,6 +289,18 @@ class Store:
             [query, limit],
         ).fetchall()
         return [(r[0], r[1]) for r in rows]
+
+    def source_digests(self) -> dict[str, str]:
+        """origin -> digest of the files whose items are all still stored as that ingest left them."""
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT s.origin, s.digest FROM sources s WHERE s.items = "
+            "(SELECT count(*) FROM items i WHERE i.origin = s.origin)").fetchall()}
+
+    def record_sources(self, batches) -> None:
+        self.db.conn.executemany(
+            "INSERT OR REPLACE INTO sources (origin, digest, items, ingested) VALUES "
+            "(?, ?, (SELECT count(*) FROM items WHERE origin = ?), datetime('now'))",
+            [(b.origin, b.digest, b.origin) for b in batches if b.digest and not b.unchanged])
 
     def decisions(self) -> dict[tuple[str, str], str]:
         return {(r[0], r[1]): r[2] for r in self.db.execute("SELECT src, dst, decision FROM decisions").fetchall()}

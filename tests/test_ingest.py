@@ -180,3 +180,18 @@ def test_topics_file_states_its_prerequisites_but_keeps_accepted_ones(mini_libra
     pairs = {(e["src"], e["dst"]) for e in mini_library.store.edges("prereq")}
     assert ("gpu-architecture", "cuda-basics") not in pairs
     assert ("c-programming", "cuda-basics") in pairs and ("neural-networks", "unified-memory") in pairs
+
+
+def test_unchanged_file_is_not_even_parsed(mini_library, tmp_path, monkeypatch):
+    import aidlgraph.corpus as corpus
+
+    f = tmp_path / "notes.yaml"
+    f.write_text("- title: A note about CUDA streams\n")
+    ingest(mini_library, [f])
+    monkeypatch.setattr(corpus, "load_text", lambda *a, **k: pytest.fail("parsed an unchanged file"))
+    report = ingest(mini_library, [f])
+    assert (report.new, report.unchanged, report.embedded) == (0, 1, 0)
+    monkeypatch.undo()
+    f.write_text("- title: A note about CUDA streams and events\n")
+    report = ingest(mini_library, [f], prune=True)
+    assert (report.new, report.removed) == (1, 1)

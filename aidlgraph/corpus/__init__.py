@@ -5,6 +5,7 @@ never touch the library. Input problems raise InputError with the file named and
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -100,9 +101,26 @@ def _inside(path: Path, root: Path) -> bool:
     return path.resolve().is_relative_to(root)
 
 
-def load_path(path: str | os.PathLike, progress: bool = False) -> list[Batch]:
+# Part of every file digest: a change to how files are read invalidates the digests.
+LOADER_VERSION = "1"
+
+
+def digest_of(path: Path) -> str:
+    """A digest of the file's bytes and the loader version (empty when unreadable)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    return hashlib.sha1(LOADER_VERSION.encode() + b"\0" + data).hexdigest()
+
+
+def load_path(path: str | os.PathLike, progress: bool = False,
+              known: dict[str, str] | None = None) -> list[Batch]:
     """Load a file, or every loadable file under a folder (sorted; hidden files, and symlinks
-    pointing out of the folder, skipped)."""
+    pointing out of the folder, skipped).
+
+    ``known`` maps origins to the digests of their last ingest: a file whose digest matches is
+    not parsed again and comes back as an empty Batch marked ``unchanged``."""
     root = Path(path)
     if not root.exists():
         raise InputError(f"{root}: no such file or folder; check the path")
@@ -120,9 +138,15 @@ def load_path(path: str | os.PathLike, progress: bool = False) -> list[Batch]:
         files = [root]
     batches = []
     for file in files:
+        origin = str(file.resolve())
+        digest = digest_of(file) if known is not None else ""
+        if digest and known.get(origin) == digest:
+            batches.append(Batch(origin=origin, digest=digest, unchanged=True))
+            continue
         text = read_text(file)
-        batch = load_text(text, str(file.resolve()), file.suffix, _kind_of(file, text))
+        batch = load_text(text, origin, file.suffix, _kind_of(file, text))
         if not batch.items and not batch.topics:
             raise InputError(f"{file}: found no items or topics in it; see the README for the formats ingest reads")
+        batch.digest = digest
         batches.append(batch)
     return batches

@@ -95,6 +95,8 @@ class Batch:
     # True when the source states *all* curated prerequisites of the topics it declares (a
     # topics file): re-ingesting it then drops curated edges it no longer lists.
     states_prereqs: bool = False
+    digest: str = ""  # of the file's bytes, when it came from a file
+    unchanged: bool = False  # the file is as it was last ingested: not parsed, nothing to do
     topics: list[Topic] = field(default_factory=list)
     prereqs: list[Prereq] = field(default_factory=list)
 
