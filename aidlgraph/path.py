@@ -115,6 +115,9 @@ def _pick_items(lib: Library, order: list[str], per_topic: int) -> dict[str, lis
     topic_ids, topic_matrix = lib.topic_vectors() if nums else ([], None)
     topic_vec = {t: topic_matrix[i] for i, t in enumerate(topic_ids)}
     used: set[str] = set()
+    # series -> the lowest part already placed at a later step: an earlier step may only take
+    # parts before it, so a series is never read out of order (Harris part 9 before part 8)
+    series_cap: dict[str, int] = {}
     out: dict[str, list[tuple[dict, str]]] = {}
     # The target first, then back through its prerequisites: an item tagged with several
     # topics of the path is read where it matters most, not at the earliest foundation.
@@ -122,6 +125,9 @@ def _pick_items(lib: Library, order: list[str], per_topic: int) -> dict[str, lis
         scored = []
         for item, edge in about.get(tid, []):
             if item["id"] in used:
+                continue
+            part = item.get("position") if item.get("series") else None
+            if part is not None and part > series_cap.get(item["series"], part):
                 continue
             rel = float(item_vec[item["num"]] @ topic_vec[tid]) if item["num"] in item_vec and tid in topic_vec else 0.0
             specific = 0.5 / max(1, len(item["topics"]))  # an item about this topic alone beats a survey
@@ -136,6 +142,8 @@ def _pick_items(lib: Library, order: list[str], per_topic: int) -> dict[str, lis
         picks = []
         for score, rel, item, edge, core in best:
             used.add(item["id"])
+            if item.get("series") and item.get("position") is not None:
+                series_cap[item["series"]] = min(series_cap.get(item["series"], item["position"]), item["position"])
             if item.get("series") and item.get("position"):
                 pick = f"part {item['position']} of series {item['series']}"
             elif edge["source"] == "inferred":

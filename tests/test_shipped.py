@@ -41,6 +41,11 @@ def test_path_orders_series_and_prerequisites(shipped_library):
     titles = [s.title for s in p.steps]
     parts = [s.part for s in p.steps if s.series]
     assert parts == sorted(parts), titles
+    for query in ("matrix transpose in CUDA", "unified memory", "overlapping data transfers"):
+        for per_topic in (1, 2, 4):
+            steps = reading_path(shipped_library, query, per_topic=per_topic).steps
+            parts = [s.part for s in steps if s.series]
+            assert parts == sorted(parts), (query, per_topic, [s.title for s in steps])
     cuda = next(n for n, s in enumerate(p.steps) if s.topic_id == "cuda-basics")
     assert cuda < len(p.steps) - 1 and p.steps[-1].topic == p.topic
 
