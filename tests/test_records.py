@@ -96,3 +96,11 @@ def test_binary_file_is_refused(tmp_path):
 def test_missing_path(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         load_path(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("name", ["huge.md", "huge.txt"])
+def test_a_huge_line_in_prose_is_refused(tmp_path, name):
+    f = tmp_path / name
+    f.write_text("# List\n\n- " + "[a](" * 40_000 + "\n")
+    with pytest.raises(InputError, match="a line of 160002 characters"):
+        load_path(f)

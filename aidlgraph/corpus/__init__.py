@@ -74,6 +74,8 @@ def load_text(text: str, origin: str, suffix: str, kind: str | None = None) -> B
     if kind == "records":
         from .records import load_records
         return load_records(text, origin, suffix.lower())
+    if kind in ("markdown", "text"):
+        _check_line_lengths(text, path.name)
     if kind == "markdown":
         from .markdown import load_markdown
         return load_markdown(text, origin)
@@ -82,6 +84,18 @@ def load_text(text: str, origin: str, suffix: str, kind: str | None = None) -> B
         return load_newsletter(text, origin)
     from .feeds import load_feed
     return load_feed(text, origin)
+
+
+MAX_LINE = 100_000
+
+
+def _check_line_lengths(text: str, name: str) -> None:
+    """Prose and reading lists have no 100k-character lines; the layout-reading loaders slow
+    down more than linearly on them (seconds per megabyte of one line), so refuse them."""
+    longest = max(map(len, text.splitlines()), default=0)
+    if longest > MAX_LINE:
+        raise InputError(f"{name}: a line of {longest} characters; Markdown and text sources are read line by line "
+                         f"and take lines of up to {MAX_LINE}: wrap the text, or give a structured format (YAML, JSON, CSV)")
 
 
 def _in_library(path: Path, root: Path) -> bool:
