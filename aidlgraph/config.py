@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -21,11 +22,15 @@ def library_dir(explicit: str | os.PathLike | None = None) -> Path:
 
 
 def data_dir() -> Path:
-    """The shipped corpus: ``$AIDLGRAPH_DATA``, else ``data/`` beside the package."""
+    """The shipped corpus: ``$AIDLGRAPH_DATA``, else ``data/`` beside the package (a checkout or
+    an editable install), else the copy a regular install puts in ``<prefix>/share/aidlgraph``."""
     env = os.environ.get("AIDLGRAPH_DATA")
     if env:
         return Path(env).expanduser()
-    return PACKAGE_DIR.parent / "data"
+    beside = PACKAGE_DIR.parent / "data"
+    if beside.is_dir():
+        return beside
+    return Path(sys.prefix) / "share" / "aidlgraph" / "data"
 
 
 def model_name() -> str:
