@@ -47,31 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TSV = ROOT.parent / "shared/datasets/tutorialbank/resources-v2023-clean.tsv"
 AIDLGRAPH = [sys.executable, "-m", "aidlgraph"]
 
-# `python -c KILLER POINT --library DIR ingest FILE`: the CLI, SIGKILLed at one exact point.
-KILLER = """
-import os, signal, sys
-point = sys.argv.pop(1)
-def die(*args, **kwargs):
-    os.kill(os.getpid(), signal.SIGKILL)
-if point == "transaction":
-    from aidlgraph import ingest
-    ingest._similar_edges = die
-elif point == "commit":
-    from aidlgraph import index
-    index.VectorIndex.save = die
-elif point == "index-write":
-    import faiss
-    real = faiss.write_index
-    def partial(idx, path):
-        real(idx, path)
-        with open(path, "r+b") as fh:
-            fh.truncate(100)
-        die()
-    faiss.write_index = partial
-from aidlgraph.cli import main
-sys.argv[0] = "aidlgraph"
-main()
-"""
+# the CLI killed with SIGKILL at one exact point of an ingest (see that script)
+KILL_AT = str(ROOT / "bench" / "kill_at.py")
 
 
 # -- kill trials -----------------------------------------------------------------------------------
@@ -177,7 +154,7 @@ def kill_trials(work: Path, rows: int, trials: int, seed: int) -> tuple[Path, li
                 killed = True
         else:
             delay = float("nan")
-            proc = subprocess.run([sys.executable, "-c", KILLER, how, "--library", str(lib), "ingest", str(source)],
+            proc = subprocess.run([sys.executable, KILL_AT, how, "--library", str(lib), "ingest", str(source)],
                                   cwd=ROOT, capture_output=True, text=True, timeout=900)
             killed = proc.returncode == -signal.SIGKILL
         after = db_state(lib)

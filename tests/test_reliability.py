@@ -40,31 +40,8 @@ from conftest import FIXTURES, ROOT, SHARED
 
 TUTORIALBANK = SHARED / "datasets/tutorialbank/resources-v2023-clean.tsv"
 
-# `python -c KILLER POINT --library DIR ingest FILE`: the CLI, killed with SIGKILL at one exact point.
-KILLER = """
-import os, signal, sys
-point = sys.argv.pop(1)
-def die(*args, **kwargs):
-    os.kill(os.getpid(), signal.SIGKILL)
-if point == "transaction":      # inside the ingest's one transaction, after its writes
-    from aidlgraph import ingest
-    ingest._similar_edges = die
-elif point == "commit":         # after the commit, before the index is written
-    from aidlgraph import index
-    index.VectorIndex.save = die
-elif point == "index-write":    # halfway through writing the index's temporary file
-    import faiss
-    real = faiss.write_index
-    def partial(idx, path):
-        real(idx, path)
-        with open(path, "r+b") as fh:
-            fh.truncate(100)
-        die()
-    faiss.write_index = partial
-from aidlgraph.cli import main
-sys.argv[0] = "aidlgraph"
-main()
-"""
+# the CLI killed with SIGKILL at one exact point of an ingest (see that script)
+KILL_AT = str(ROOT / "bench" / "kill_at.py")
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -189,7 +166,7 @@ def test_ingest_killed_at_the_critical_points(tmp_path, model, monkeypatch, poin
     temporary file is left: cleared)."""
     lib_path = create(tmp_path / "lib", empty=True)
     source = FIXTURES / "mini"
-    proc = subprocess.run([sys.executable, "-c", KILLER, point, "--library", str(lib_path), "ingest", str(source)],
+    proc = subprocess.run([sys.executable, KILL_AT, point, "--library", str(lib_path), "ingest", str(source)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     items, vectors = counts(lib_path)
