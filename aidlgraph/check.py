@@ -186,4 +186,4 @@ def open_for_check(path: Path) -> Library:
             "`aidlgraph init --force`, then re-ingest your sources") from None
 
 
-__all__ = ["verify", "repair", "open_for_check", "os"]
+__all__ = ["verify", "repair", "open_for_check"]

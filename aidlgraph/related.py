@@ -47,8 +47,6 @@ class Hit:
     bm25_rank: int | None = None
     dense_rank: int | None = None
     passages: set[int] = field(default_factory=set)
-    boost: float = 0.0
-    shared: list[str] = field(default_factory=list)
 
 
 def split_passages(text: str) -> list[str]:

@@ -20,8 +20,6 @@ from .corpus import Item, Topic, normalise_name
 from .errors import LibraryError
 
 PROVENANCE = {"curated": 3, "imported": 2, "series": 1, "inferred": 0}
-ITEM_COLUMNS = ("num", "id", "kind", "title", "url", "text", "source", "origin", "date", "authors",
-                "series", "position", "free", "core", "minutes", "extra", "content_hash")
 
 
 class Store:
@@ -114,12 +112,6 @@ class Store:
             ((t.id, t.name, json.dumps(t.aliases), t.description, t.minutes, origin) for t in topics),
         )
 
-    def delete_topics(self, ids: Iterable[str]) -> None:
-        for tid in ids:
-            self.db.execute("DELETE FROM topics WHERE id = ?", [tid])
-            self.db.execute("DELETE FROM edges WHERE (src = ? AND kind = 'prereq') OR dst = ?", [tid, tid])
-
-    # -- edges ------------------------------------------------------------------------------
     def add_edges(self, rows: Iterable[dict], replace: bool = True) -> None:
         """Insert edges. An edge never replaces one of stronger provenance on the same pair:
         curated beats imported beats series and inferred."""
@@ -154,15 +146,6 @@ class Store:
     def edges_of(self, node: str, kind: str) -> list[dict]:
         return list(self.db.query("SELECT * FROM edges WHERE kind = ? AND (src = ? OR dst = ?)", [kind, node, node]))
 
-    def delete_edges(self, kind: str, src: str | None = None, source: str | None = None) -> None:
-        sql, args = "DELETE FROM edges WHERE kind = ?", [kind]
-        if src is not None:
-            sql, args = sql + " AND src = ?", args + [src]
-        if source is not None:
-            sql, args = sql + " AND source = ?", args + [source]
-        self.db.execute(sql, args)
-
-    # -- items ------------------------------------------------------------------------------
     def item_hashes(self) -> dict[str, tuple[int, str, str]]:
         """item id -> (num, content_hash, origin) for every stored item."""
         return {r[0]: (r[1], r[2], r[3]) for r in self.db.execute("SELECT id, num, content_hash, origin FROM items").fetchall()}
