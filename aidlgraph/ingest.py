@@ -131,7 +131,7 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
             prereq_rows.append({"src": src, "dst": dst, "kind": "prereq", "source": p.source,
                                 "confidence": p.confidence, "reason": p.reason})
     report.prereqs = len(prereq_rows)
-    topics_after = {t["id"]: t for t in store.topics()}
+    topics_after = dict(stored_topics)
     for ts in new_topics.values():
         for t in ts:
             topics_after[t.id] = {"id": t.id, "name": t.name}

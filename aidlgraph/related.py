@@ -91,6 +91,7 @@ def related(lib: Library, text: str, k: int = 10, kinds: list[str] | None = None
     filtered = bool(kinds or before or since or exclude_sources or exclude_ids)
     want = max(CANDIDATES, k * (8 if filtered else 3))
     hits: dict[int, Hit] = {}
+    rows: dict[int, dict] = {}  # item rows by num, fetched once per query
     query_topics: dict[str, float] = {}
     for n, passage in enumerate(passages):
         ranked: dict[int, float] = {}
@@ -117,12 +118,12 @@ def related(lib: Library, text: str, k: int = 10, kinds: list[str] | None = None
         if mode == "hybrid":
             keep = lambda row: _keep(row, kinds, before, since, exclude_sources, exclude_ids)  # noqa: E731
             cosines = {num: hits[num].cosine for num in ranked}
-            for tid, weight in _topic_votes(lib, ranked, cosines, vector, keep).items():
+            for tid, weight in _topic_votes(lib, ranked, cosines, vector, keep, rows).items():
                 query_topics[tid] = max(query_topics.get(tid, 0.0), weight)
     if not hits:
         return {"query": text, "passages": len(passages), "topics": [], "results": []}
 
-    rows = lib.store.items_by_num(list(hits))
+    rows.update(lib.store.items_by_num([n for n in hits if n not in rows]))  # voters' rows are fetched already
     top_rrf = ({"hybrid": DENSE_WEIGHT + BM25_WEIGHT, "dense": DENSE_WEIGHT, "bm25": BM25_WEIGHT}[mode]) / (RRF_K + 1)
     g = lib.graph
     names = {t: g.nodes[t]["name"] for t in g}
@@ -167,13 +168,14 @@ def related(lib: Library, text: str, k: int = 10, kinds: list[str] | None = None
             "results": results}
 
 
-def _topic_votes(lib: Library, ranked: dict[int, float], cosines: dict[int, float], vector, keep) -> dict[str, float]:
+def _topic_votes(lib: Library, ranked: dict[int, float], cosines: dict[int, float], vector, keep,
+                 rows: dict[int, dict]) -> dict[str, float]:
     """What the query is about: the topics of its best first-stage matches (those nearly as
     close in meaning as the best one), each weighted by their fused scores (a share of the
     vote, 0..1), plus topics whose own description is close to the query. Items that share a
     well-voted topic are then boosted."""
     top = sorted(ranked.items(), key=lambda kv: -kv[1])[:VOTERS * 3]
-    rows = lib.store.items_by_num([n for n, _ in top])
+    rows.update(lib.store.items_by_num([n for n, _ in top if n not in rows]))
     top = [(n, score) for n, score in top if n in rows and keep(rows[n])]  # filtered items don't vote
     if not top:
         return {}
