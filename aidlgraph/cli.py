@@ -5,13 +5,13 @@ topic never imports torch.
 """
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import sys
 
 import click
 
+from .config import settings
 from .errors import AidlgraphError
 
 
@@ -19,17 +19,23 @@ class Context:
     def __init__(self, library: str | None, wait: float):
         self.library_path = library
         self.wait = wait
+        self.settings = settings()
         self._lib = None
 
-    def lib(self, build: bool = True):
-        if self._lib is None:
-            from .library import Library, DB_NAME
-            from . import config
+    @property
+    def progress(self) -> bool:
+        return sys.stderr.isatty() or self.settings.progress
 
-            path = config.library_dir(self.library_path)
-            if build and not (path / DB_NAME).exists():
+    def lib(self, backend: str | None = None):
+        """The library, built from the shipped corpus first when there is none."""
+        if self._lib is None:
+            from .build.bootstrap import open_or_create
+            from .library import DB_NAME
+
+            path = self.settings.library_dir(self.library_path)
+            if not (path / DB_NAME).exists():
                 click.echo(f"No library at {path} yet: building it from the shipped corpus (first run only)...", err=True)
-            self._lib = Library.open(self.library_path, build=build, progress=sys.stderr.isatty() or bool(os.environ.get("AIDLGRAPH_PROGRESS")))
+            self._lib = open_or_create(self.library_path, progress=self.progress, backend=backend)
         return self._lib
 
 
@@ -37,7 +43,9 @@ pass_ctx = click.make_pass_decorator(Context)
 
 
 def emit_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    from .views import dumps
+
+    click.echo(dumps(data, indent=2))
 
 
 class UserError(click.ClickException):
@@ -79,10 +87,11 @@ def cli(ctx: click.Context, library: str | None, wait: float) -> None:
 @pass_ctx
 def init(ctx: Context, empty: bool, force: bool) -> None:
     """Create a library, with the shipped corpus (default) or empty."""
-    from .library import create, Library
+    from .build.bootstrap import create
+    from .library import Library
 
     path = create(ctx.library_path, empty=empty, force=force, progress=True)
-    with Library.open(path, build=False) as lib:
+    with Library.open(path) as lib:
         counts = lib.store.count_items()
     click.echo(f"created {'an empty ' if empty else ''}library at {path}"
                + ("" if empty else f" with {sum(counts.values())} items"))
@@ -94,7 +103,7 @@ def init(ctx: Context, empty: bool, force: bool) -> None:
 @pass_ctx
 def ingest(ctx: Context, paths: tuple[str, ...], prune: bool) -> None:
     """Add files or folders (YAML, JSON, JSONL, CSV, TSV, Markdown, text, RSS/Atom)."""
-    from .ingest import ingest as run
+    from .build.ingest import ingest as run
 
     report = run(ctx.lib(), paths, prune=prune, progress=True, wait=ctx.wait)
     click.echo(report.summary())
@@ -105,9 +114,9 @@ def ingest(ctx: Context, paths: tuple[str, ...], prune: bool) -> None:
 @pass_ctx
 def stats(ctx: Context, as_json: bool) -> None:
     """Counts of items by kind, topics and edges by kind."""
-    lib = ctx.lib()
-    data = {"items": lib.store.count_items(), "topics": len(lib.store.topics()),
-            "edges": lib.store.count_edges(), "model": lib.model, "dim": lib.dim, "library": str(lib.path)}
+    from .views import stats_json
+
+    data = stats_json(ctx.lib())
     if as_json:
         emit_json(data)
         return
@@ -125,21 +134,13 @@ def stats(ctx: Context, as_json: bool) -> None:
 @pass_ctx
 def items(ctx: Context, topic: str | None, kind: str | None, as_json: bool) -> None:
     """List items."""
-    from .resolve import resolve_topic
-    from .store import item_public
+    from .query.resolve import resolve_topic
+    from .views import items_json
 
     lib = ctx.lib()
-    where, args = ["1"], []
-    if topic:
-        tid = resolve_topic(lib, topic).topic_id
-        where.append("i.id IN (SELECT src FROM edges WHERE kind = 'about' AND dst = ?)")
-        args.append(tid)
-    if kind:
-        where.append("i.kind = ?")
-        args.append(kind)
-    rows = lib.store.items_where(" AND ".join(where), args)
+    rows = lib.store.items(topic=resolve_topic(lib, topic).topic_id if topic else None, kind=kind)
     if as_json:
-        emit_json([item_public(r) for r in rows])
+        emit_json(items_json(rows))
         return
     for r in rows:
         click.echo(f"{r['id']}  {r['kind']:<8} {r['title'][:90]}")
@@ -152,9 +153,10 @@ def items(ctx: Context, topic: str | None, kind: str | None, as_json: bool) -> N
 @pass_ctx
 def show(ctx: Context, item_id: str, as_json: bool) -> None:
     """Show one item, its topics and its related items."""
-    from .browse import item_detail
+    from .query.browse import item_detail
+    from .views import item_json
 
-    detail = item_detail(ctx.lib(), item_id)
+    detail = item_json(item_detail(ctx.lib(), item_id))
     if as_json:
         emit_json(detail)
         return
@@ -181,11 +183,9 @@ def show(ctx: Context, item_id: str, as_json: bool) -> None:
 @pass_ctx
 def topics(ctx: Context, as_json: bool) -> None:
     """List topics with their prerequisites."""
-    lib = ctx.lib()
-    g = lib.graph
-    rows = [{"id": t["id"], "name": t["name"], "aliases": t["aliases"],
-             "prerequisites": sorted(g.nodes[p]["name"] for p in g.predecessors(t["id"])) if t["id"] in g else []}
-            for t in lib.store.topics()]
+    from .views import topics_json
+
+    rows = topics_json(ctx.lib())
     if as_json:
         emit_json(rows)
         return
@@ -206,20 +206,21 @@ def topics(ctx: Context, as_json: bool) -> None:
 @pass_ctx
 def path(ctx: Context, query: str, known: str, depth: int | None, per_topic: int, fmt: str, as_json: bool) -> None:
     """An ordered reading path to QUERY: prerequisites first, best items per step, and why."""
-    from . import path as paths
+    from . import views
+    from .query.path import reading_path
 
     lib = ctx.lib()
-    result = paths.reading_path(lib, query, known=[k for k in known.split(",") if k.strip()],
-                                depth=depth, per_topic=per_topic)
+    result = reading_path(lib, query, known=[k for k in known.split(",") if k.strip()], depth=depth,
+                          per_topic=per_topic)
     fmt = "json" if as_json else fmt
     if fmt == "json":
-        emit_json({"query": query, **result.to_json()})
+        emit_json(views.path_json(result))
     elif fmt == "markdown":
-        click.echo(paths.format_markdown(result))
+        click.echo(views.path_markdown(result))
     elif fmt == "mermaid":
-        click.echo(paths.format_mermaid(lib, result))
+        click.echo(views.path_mermaid(lib, result))
     else:
-        click.echo(paths.format_text(result))
+        click.echo(views.path_text(result))
 
 
 # -- the curator's command ------------------------------------------------------------------
@@ -240,7 +241,8 @@ def related(ctx: Context, text: str | None, file: str | None, k: int, kinds: tup
     from pathlib import Path
 
     from .corpus import read_text
-    from .related import related as search
+    from .query.related import related as search
+    from .views import related_json
 
     if file and text:
         raise click.UsageError("give either TEXT or --file, not both")
@@ -250,8 +252,8 @@ def related(ctx: Context, text: str | None, file: str | None, k: int, kinds: tup
         text = sys.stdin.read()
     if not text or not text.strip():
         raise click.UsageError("give the text to search for, --file DRAFT.md, or '-' to read standard input")
-    result = search(ctx.lib(), text, k=k, kinds=list(kinds), before=before, since=since,
-                    exclude_sources=list(exclude), min_score=min_score)
+    result = related_json(search(ctx.lib(), text, k=k, kinds=list(kinds), before=before, since=since,
+                                 exclude_sources=list(exclude), min_score=min_score))
     if as_json:
         emit_json(result)
         return
@@ -275,7 +277,7 @@ def related(ctx: Context, text: str | None, file: str | None, k: int, kinds: tup
 @pass_ctx
 def dupes(ctx: Context, threshold: float, include_other_links: bool, as_json: bool) -> None:
     """Near-duplicate pairs (flagged, never merged)."""
-    from .related import duplicates
+    from .query.related import duplicates
 
     pairs = duplicates(ctx.lib(), threshold, include_other_links=include_other_links)
     if as_json:
@@ -294,9 +296,10 @@ def dupes(ctx: Context, threshold: float, include_other_links: bool, as_json: bo
 @pass_ctx
 def ask(ctx: Context, question: str, as_json: bool) -> None:
     """Answer QUESTION from the archive with sources, or say plainly that it does not know."""
-    from .ask import ask as answer
+    from .query.ask import ask as answer
+    from .views import ask_json
 
-    result = answer(ctx.lib(), question)
+    result = ask_json(answer(ctx.lib(), question))
     if as_json:
         emit_json(result)
         return
@@ -317,13 +320,12 @@ def ask(ctx: Context, question: str, as_json: bool) -> None:
 @pass_ctx
 def check(ctx: Context, fix: bool, as_json: bool) -> None:
     """Verify the library (schema, model, vectors vs index, graph, edges); --repair fixes it."""
-    from . import config
-    from .check import open_for_check, repair, verify
+    from .query.check import open_for_check, repair, verify
+    from .views import check_json
 
-    lib = open_for_check(config.library_dir(ctx.library_path))
+    lib = open_for_check(ctx.settings.library_dir(ctx.library_path))
     done = repair(lib, progress=True) if fix else []
-    report = verify(lib)
-    report["repaired"] = done
+    report = check_json(verify(lib), done)
     if as_json:
         emit_json(report)
     else:
@@ -350,7 +352,7 @@ def graph() -> None:
 @pass_ctx
 def graph_check(ctx: Context, as_json: bool) -> None:
     """Validate the graph: cycles, dangling edges, topics with no items."""
-    from .browse import graph_report
+    from .query.browse import graph_report
 
     report = graph_report(ctx.lib())
     if as_json:
@@ -375,7 +377,7 @@ def graph_check(ctx: Context, as_json: bool) -> None:
 def graph_export(ctx: Context, fmt: str, topic: str | None) -> None:
     """Print the prerequisite graph as GraphML, JSON, DOT or Mermaid."""
     from . import graph as graphs
-    from .resolve import resolve_topic
+    from .query.resolve import resolve_topic
 
     lib = ctx.lib()
     g = lib.graph
@@ -399,13 +401,13 @@ def serve(ctx: Context, host: str, port: int, workers: int, access_log: bool) ->
     POST /ingest is enabled only when AIDLGRAPH_TOKEN is set (bearer auth); it takes uploaded files,
     and server-side paths only under AIDLGRAPH_INGEST_DIR.
     """
-    from .server import serve as run
+    from .serve import serve as run
 
     path = ctx.lib().path  # builds the default library first, with the same message as other commands
     ctx.lib().close()
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: serving on {host}: anyone who can reach port {port} can query this library"
-                   + ("; POST /ingest needs the token" if os.environ.get("AIDLGRAPH_TOKEN") else ""), err=True)
+                   + ("; POST /ingest needs the token" if ctx.settings.token else ""), err=True)
     run(path, host=host, port=port, workers=workers, access_log=access_log)
 
 
@@ -418,7 +420,7 @@ def bot() -> None:
 @pass_ctx
 def bot_telegram(ctx: Context) -> None:
     """Run the Telegram bot (token in TELEGRAM_BOT_TOKEN; needs `pip install 'aidlgraph[telegram]'`)."""
-    from .bot_telegram import run
+    from .bot.telegram import run
 
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
@@ -436,11 +438,12 @@ def bot_telegram(ctx: Context) -> None:
 @pass_ctx
 def graph_suggest(ctx: Context, limit: int, min_confidence: float, as_json: bool) -> None:
     """Propose missing prerequisite edges, each with its confidence and evidence."""
-    from .suggest import suggest
+    from .query.suggest import suggest
+    from .views import suggestions_json
 
     found = suggest(ctx.lib(), limit=limit, min_confidence=min_confidence)
     if as_json:
-        emit_json([s.to_json() for s in found])
+        emit_json(suggestions_json(found))
         return
     if not found:
         click.echo(f"no suggestions at confidence >= {min_confidence}")
@@ -458,7 +461,7 @@ def graph_suggest(ctx: Context, limit: int, min_confidence: float, as_json: bool
 @pass_ctx
 def graph_accept(ctx: Context, src: str, dst: str, reason: str) -> None:
     """Accept SRC -> DST as a curated prerequisite edge (refused if it would make a cycle)."""
-    from .suggest import accept
+    from .build.curate import accept
 
     done = accept(ctx.lib(), src, dst, reason=reason, wait=ctx.wait)
     for line in done.resolved:
@@ -473,7 +476,7 @@ def graph_accept(ctx: Context, src: str, dst: str, reason: str) -> None:
 @pass_ctx
 def graph_reject(ctx: Context, src: str, dst: str, reason: str) -> None:
     """Reject SRC -> DST: it is never suggested again."""
-    from .suggest import reject
+    from .build.curate import reject
 
     done = reject(ctx.lib(), src, dst, note=reason, wait=ctx.wait)
     for line in done.resolved:
@@ -493,7 +496,7 @@ def import_group() -> None:
 @pass_ctx
 def import_metacademy(ctx: Context, file: str, library: str | None) -> None:
     """Metacademy's graph_data.json: concepts, dependencies and resources (re-importing is a no-op)."""
-    from .importers import import_metacademy as run
+    from .build.imports import import_metacademy as run
 
     if library:
         ctx.library_path, ctx._lib = library, None
@@ -511,7 +514,7 @@ def main() -> None:
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:  # the last guard: one line, never a traceback
-        if os.environ.get("AIDLGRAPH_DEBUG"):
+        if settings().debug:
             raise
         click.secho(f"error: unexpected {type(exc).__name__}: {exc} (set AIDLGRAPH_DEBUG=1 for details; please report it)",
                     fg="red", err=True)

@@ -100,12 +100,9 @@ def _sort_key(g: nx.DiGraph, node: str) -> tuple:
     return (-len(nx.ancestors(g, node)), g.nodes[node].get("name", node))
 
 
-def neighbourhood(g: nx.DiGraph, topic: str, radius: int | None = None) -> nx.DiGraph:
+def neighbourhood(g: nx.DiGraph, topic: str) -> nx.DiGraph:
     """The subgraph of ``topic``, its prerequisites and what builds on it."""
     nodes = {topic} | nx.ancestors(g, topic) | nx.descendants(g, topic)
-    if radius is not None:
-        und = g.to_undirected(as_view=True)
-        nodes &= set(nx.single_source_shortest_path_length(und, topic, cutoff=radius))
     return g.subgraph(nodes).copy()
 
 

@@ -19,32 +19,45 @@ from .errors import LibraryError
 class VectorIndex:
     """Inner-product search over L2-normalised vectors (so scores are cosines)."""
 
-    def __init__(self, dim: int, index=None):
+    def __init__(self, dim: int | None, index=None):
+        """An index of ``dim``-dimensional vectors; ``dim`` None for a library that has no vectors
+        yet (the first ``add`` sets it)."""
+        self.dim = dim
+        self.index = index if index is not None or dim is None else self._empty(dim)
+        self.changed = False  # vectors added or removed since it was loaded, built or saved
+
+    @staticmethod
+    def _empty(dim: int):
         import faiss
 
-        self.dim = dim
-        self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
     @property
     def size(self) -> int:
-        return int(self.index.ntotal)
+        return int(self.index.ntotal) if self.index is not None else 0
 
     @classmethod
-    def build(cls, dim: int, ids: np.ndarray, vectors: np.ndarray) -> "VectorIndex":
+    def build(cls, dim: int | None, ids: np.ndarray, vectors: np.ndarray) -> "VectorIndex":
         index = cls(dim)
         index.add(ids, vectors)
         return index
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
-            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            if self.index is None:
+                self.dim = int(vectors.shape[1])
+                self.index = self._empty(self.dim)
+            self.index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+            self.changed = True
 
     def remove(self, ids) -> None:
         import faiss
 
         ids = np.asarray(list(ids), dtype=np.int64)
-        if len(ids):
+        if len(ids) and self.index is not None:
             self.index.remove_ids(faiss.IDSelectorBatch(ids))
+            self.changed = True
 
     def ids(self) -> np.ndarray:
         import faiss
@@ -74,6 +87,8 @@ class VectorIndex:
         import faiss
 
         path = Path(path)
+        if self.index is None:
+            return
         fd, tmp = tempfile.mkstemp(prefix=".vectors-", suffix=".tmp", dir=path.parent)
         os.close(fd)
         try:
@@ -84,7 +99,8 @@ class VectorIndex:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-        _write_json_atomic(stamp_path(path), stamp)
+        write_stamp(path, stamp)
+        self.changed = False
 
     @classmethod
     def load(cls, path: Path, dim: int) -> "VectorIndex":
@@ -101,6 +117,11 @@ class VectorIndex:
 
 def stamp_path(path: Path) -> Path:
     return Path(path).with_suffix(".json")
+
+
+def write_stamp(path: Path, stamp: dict) -> None:
+    """Record which library generation (and how many vectors) the index file at ``path`` holds."""
+    _write_json_atomic(stamp_path(path), stamp)
 
 
 def read_stamp(path: Path) -> dict:

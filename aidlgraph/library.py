@@ -1,8 +1,12 @@
-"""A library directory: ``library.db`` (the truth), ``vectors.faiss`` (derived) and a lock.
+"""A library directory: ``library.db`` (the truth), ``vectors.faiss`` (derived) and a write lock.
 
-``Library.open()`` is the one way in. With no library yet it builds one from the shipped corpus
-(``data/``), into a temporary directory that is renamed into place only when complete, so a
-killed first run leaves nothing half-written.
+``Library.open()`` opens an existing library, for writing when it can and read-only when the
+directory or the database is not writable (``path``, ``related``, ``ask`` and ``serve`` work on a
+read-only copy). Building one from the shipped corpus is ``build.bootstrap``'s job.
+
+What is derived from the database (the prerequisite graph, the FAISS index, the topic vectors,
+and whatever a query module caches with ``derived``) is loaded on first use and dropped when the
+library's generation changes: ``refresh()`` asks the database for that one number.
 """
 from __future__ import annotations
 
@@ -10,52 +14,71 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import shutil
 import sqlite3
-import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from . import config
+from .config import settings
+from .corpus.model import topic_text
 from .errors import LibraryError
 from .store import Store
 
 DB_NAME = "library.db"
 INDEX_NAME = "vectors.faiss"
+STAMP_NAME = "vectors.json"
 LOCK_NAME = ".write.lock"
 
 
 class Library:
-    """An open library. Heavy parts (graph, index, model) load on first use."""
+    """An open library. Heavy parts (graph, index, model) load on first use.
 
-    def __init__(self, path: Path, store: Store):
+    ``embedder`` replaces the configured model (tests give a ``FakeEmbedder``); ``backend`` chooses
+    how the configured model runs (see ``aidlgraph.embed``)."""
+
+    def __init__(self, path: Path, store: Store, embedder=None, backend: str | None = None):
         self.path = Path(path)
         self.store = store
+        self._embedder = embedder
+        self._given = embedder is not None  # a model handed in (tests), not the configured one
+        self.backend = backend
         self._graph = None
         self._index = None
         self._index_generation: str | None = None  # the generation ``_index`` reflects
         self._topic_matrix = None
+        self._derived: dict[str, Any] = {}
+        self._seen = store.generation  # the generation the derived state belongs to
+        self.file_id = _file_id(self.path / DB_NAME)
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None, build: bool = True, progress: bool = False) -> "Library":
-        """Open the library at ``path`` (default: config.library_dir()), building the default
-        one from the shipped corpus first when there is none and ``build`` is true."""
-        path = config.library_dir(path)
-        if not (path / DB_NAME).exists():
-            if not build:
-                raise LibraryError(f"{path}: no library here; run `aidlgraph init` to create one")
-            create(path, empty=False, progress=progress)
-        if path.exists() and not os.access(path / DB_NAME, os.R_OK):
-            raise LibraryError(f"{path / DB_NAME}: cannot read the library database; check its permissions")
-        if (path / DB_NAME).stat().st_size == 0:
+    def open(cls, path: str | os.PathLike | None = None, embedder=None, backend: str | None = None,
+             readonly: bool | None = None) -> "Library":
+        """Open the library at ``path`` (default: the configured one); read-only when it cannot be
+        written (or ``readonly``)."""
+        path = settings().library_dir(path)
+        db = path / DB_NAME
+        if not db.exists():
+            raise LibraryError(f"{path}: no library here; run `aidlgraph init` to create one")
+        if not os.access(db, os.R_OK):
+            raise LibraryError(f"{db}: cannot read the library database; check its permissions")
+        if db.stat().st_size == 0:
             # SQLite would take an empty file for a new database and quietly start over; a library
             # is built elsewhere and moved into place, so an empty one was truncated.
             raise database_error(path, "the file is empty (0 bytes)")
-        return cls(path, Store(path / DB_NAME))
+        dir_writable = os.access(path, os.W_OK)
+        if readonly is None:
+            readonly = not (dir_writable and os.access(db, os.W_OK))
+        # A WAL database in a directory nobody can write to has no -shm file to share: nobody can
+        # change it either, so SQLite may read it as immutable.
+        store = Store(db, readonly=readonly, immutable=readonly and not dir_writable)
+        return cls(path, store, embedder=embedder, backend=backend)
+
+    @property
+    def readonly(self) -> bool:
+        return self.store.readonly
 
     def close(self) -> None:
         self.store.close()
@@ -66,10 +89,42 @@ class Library:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # -- settings ---------------------------------------------------------------------------
+    # -- has it changed? --------------------------------------------------------------------
+    @property
+    def generation(self) -> str:
+        return self.store.generation
+
+    def refresh(self) -> bool:
+        """Drop derived state if the library changed since it was loaded; True if it had."""
+        generation = self.store.generation
+        if generation == self._seen:
+            return False
+        self._seen = generation
+        self.invalidate()
+        if self._index is not None and self._index_generation != generation:
+            self._index = None
+        return True
+
+    def replaced(self) -> bool:
+        """True when ``library.db`` is no longer the file this object opened (``init --force``, or
+        a directory swapped in with ``mv``): reopen the library to see the new one."""
+        return _file_id(self.path / DB_NAME) != self.file_id
+
+    def invalidate(self) -> None:
+        self._graph = None
+        self._topic_matrix = None
+        self._derived.clear()
+
+    def derived(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, remembered until the library changes (see ``refresh``)."""
+        if name not in self._derived:
+            self._derived[name] = compute()
+        return self._derived[name]
+
+    # -- the model --------------------------------------------------------------------------
     @property
     def model(self) -> str:
-        return self.store.get_meta("model") or config.model_name()
+        return self.store.get_meta("model") or (self._embedder.name if self._given else settings().model)
 
     @property
     def dim(self) -> int | None:
@@ -78,26 +133,36 @@ class Library:
 
     def check_model(self) -> None:
         """Refuse to mix vectors of two models."""
-        wanted = config.model_name()
-        if self.store.get_meta("model") and wanted != self.model:
+        wanted = self._embedder.name if self._given else settings().model
+        stored = self.store.get_meta("model")
+        if stored and wanted != stored:
             raise LibraryError(
-                f"this library was built with model {self.model!r} but AIDLGRAPH_MODEL is {wanted!r}; "
+                f"this library was built with model {stored!r} but AIDLGRAPH_MODEL is {wanted!r}; "
                 f"unset AIDLGRAPH_MODEL, or build a new library for that model with `aidlgraph --library DIR init`"
             )
 
+    @property
     def embedder(self):
-        """The batch encoder (sentence-transformers) for this library's model."""
-        from . import embed
+        """The model that embeds this library's items (ingest, repair)."""
+        return self._model()
 
+    @property
+    def query_embedder(self):
+        """The model that embeds queries and topics: the same model as ``embedder``; a read
+        command only ever asks for this one (tests check that reads never re-embed items)."""
+        return self._model()
+
+    def _model(self):
         self.check_model()
-        model = embed.load(self.model)
-        self._set_dim(model.dim)
-        return model
+        if not self._given:
+            from . import embed
 
-    def _set_dim(self, dim: int) -> None:
-        if self.dim is None:
-            self.store.set_meta("dim", dim)
-        elif self.dim != dim:
+            self._embedder = embed.load(self.model, self.backend)
+        self.check_dim(self._embedder.dim)
+        return self._embedder
+
+    def check_dim(self, dim: int) -> None:
+        if self.dim is not None and self.dim != dim:
             raise LibraryError(
                 f"model {self.model!r} gives {dim}-dimensional vectors but the library holds {self.dim}; "
                 "the model changed on disk: rebuild the library with `aidlgraph --library DIR init`"
@@ -105,28 +170,12 @@ class Library:
 
     def embed_query(self, text: str) -> np.ndarray:
         """One query's vector, from the cache when this text was asked before."""
-        from . import embed
-
         self.check_model()
-        row = self.store.db.execute("SELECT vector FROM query_cache WHERE model = ? AND text = ?",
-                                    [self.model, text]).fetchone()
-        if row:
-            return np.frombuffer(row[0], dtype=np.float32).copy()
-        model = embed.load(self.model, fast=True)
-        self._check_dim(model.dim)
-        vector = model.encode([text])[0]
-        with contextlib.suppress(Exception):  # a busy writer must not fail a read
-            self.store.db.execute(
-                "INSERT OR REPLACE INTO query_cache (model, text, vector, used) VALUES (?, ?, ?, datetime('now'))",
-                [self.model, text, vector.astype(np.float32).tobytes()])
+        vector = self.store.cached_query_vector(self.model, text)
+        if vector is None:
+            vector = self.query_embedder.encode([text])[0]
+            self.store.cache_query_vector(self.model, text, vector)
         return vector
-
-    def _check_dim(self, dim: int) -> None:
-        if self.dim is not None and self.dim != dim:
-            raise LibraryError(
-                f"model {self.model!r} gives {dim}-dimensional vectors but the library holds {self.dim}; "
-                "rebuild the library with `aidlgraph --library DIR init`"
-            )
 
     # -- derived parts ----------------------------------------------------------------------
     @property
@@ -150,11 +199,11 @@ class Library:
 
         dim = self.dim
         if dim is None:
-            return VectorIndex(384)
+            return VectorIndex(None)
         path = self.path / INDEX_NAME
-        generation = self.store.get_meta("generation", "0")
+        generation = self.store.generation
         stamp = read_stamp(path)
-        if path.exists() and stamp.get("generation") == generation:
+        if path.exists() and stamp.get("generation") == generation and stamp.get("library") == self.library_id:
             try:
                 index = VectorIndex.load(path, dim)
                 if index.size == stamp.get("count"):
@@ -162,7 +211,7 @@ class Library:
                     return index
             except LibraryError:
                 pass
-        return self.rebuild_index(save=os.access(self.path, os.W_OK), locked=False)
+        return self.rebuild_index(save=not self.readonly, locked=False)
 
     def rebuild_index(self, save: bool = True, locked: bool = True):
         """Rebuild the FAISS index from the stored vectors (no re-embedding). ``save`` writes it to
@@ -171,23 +220,16 @@ class Library:
         stamp in turn could pair an old index with a new stamp, which the next open would trust."""
         from .index import VectorIndex
 
-        conn = self.store.db.conn
-        snapshot = not conn.in_transaction
-        if snapshot:  # one read snapshot: the vectors and the generation they belong to
-            conn.execute("BEGIN")
-        try:
-            generation = self.store.get_meta("generation", "0")
+        with self.store.snapshot():  # the vectors and the generation they belong to
+            generation = self.store.generation
             ids, vectors = self.store.vectors(dim=self.dim)
-        finally:
-            if snapshot:
-                conn.execute("COMMIT")
-        index = VectorIndex.build(self.dim or 384, ids, vectors)
+        index = VectorIndex.build(self.dim, ids, vectors)
         if save and locked:
             with contextlib.suppress(OSError):
                 self.save_index(index, generation)
         elif save:
             with contextlib.suppress(LibraryError, OSError), write_lock(self.path):
-                if self.store.get_meta("generation", "0") == generation:
+                if self.store.generation == generation:
                     self.save_index(index, generation)
         self._index, self._index_generation = index, generation
         return index
@@ -198,61 +240,97 @@ class Library:
         for leftover in [*self.path.glob(".vectors-*.tmp"), *self.path.glob(".stamp-*.tmp")]:
             with contextlib.suppress(OSError):
                 leftover.unlink()
-        generation = self.store.get_meta("generation", "0") if generation is None else generation
-        index.save(self.path / INDEX_NAME, {"generation": generation,
-                                            "count": index.size, "model": self.model, "dim": self.dim})
+        generation = self.store.generation if generation is None else generation
+        index.save(self.path / INDEX_NAME, self._stamp(index, generation))
         self._index_generation = generation
 
-    def invalidate(self) -> None:
-        self._graph = None
-        self._topic_matrix = None
+    def _stamp(self, index, generation: str) -> dict:
+        return {"library": self.library_id, "generation": generation, "count": index.size, "model": self.model,
+                "dim": self.dim}
+
+    @property
+    def library_id(self) -> str | None:
+        return self.store.get_meta("library_id")
 
     def topic_vectors(self) -> tuple[list[str], np.ndarray]:
         """(topic ids, matrix) of topic embeddings, computing those missing or stale."""
         if self._topic_matrix is None:
-            topics = self.store.topics()
-            texts = {t["id"]: topic_text(t) for t in topics}
+            texts = {t["id"]: topic_text(t) for t in self.store.topics()}
             hashes = {tid: hashlib.sha1(text.encode()).hexdigest() for tid, text in texts.items()}
-            stored = {r[0]: (r[1], r[2]) for r in self.store.db.execute(
-                "SELECT id, content_hash, vector FROM topic_vectors WHERE model = ?", [self.model]).fetchall()}
+            stored = self.store.topic_vectors(self.model)
             stale = [tid for tid in texts if stored.get(tid, ("",))[0] != hashes[tid]]
-            vectors = {tid: np.frombuffer(v, dtype=np.float32) for tid, (h, v) in stored.items() if tid in texts}
+            vectors = {tid: v for tid, (h, v) in stored.items() if tid in texts}
             if stale:
-                from . import embed
-
-                # Read commands land here: the torch-free query encoder (same vectors) when it exists.
-                self.check_model()
-                model = embed.load(self.model, fast=True)
-                self._check_dim(model.dim)
-                fresh = model.encode([texts[t] for t in stale])
-                for tid, vec in zip(stale, fresh):
-                    vectors[tid] = vec
-                with contextlib.suppress(Exception):
-                    self.store.db.conn.executemany(
-                        "INSERT OR REPLACE INTO topic_vectors (id, model, content_hash, vector) VALUES (?, ?, ?, ?)",
-                        [(t, self.model, hashes[t], vectors[t].astype(np.float32).tobytes()) for t in stale])
+                fresh = self.query_embedder.encode([texts[t] for t in stale])
+                vectors.update(zip(stale, fresh))
+                self.store.cache_topic_vectors(self.model, [(t, hashes[t], vectors[t]) for t in stale])
             ids = sorted(vectors)
-            matrix = np.vstack([vectors[t] for t in ids]) if ids else np.zeros((0, self.dim or 384), np.float32)
+            dim = self.dim or (len(vectors[ids[0]]) if ids else 0)
+            matrix = np.vstack([vectors[t] for t in ids]) if ids else np.zeros((0, dim), np.float32)
             self._topic_matrix = (ids, matrix)
         return self._topic_matrix
 
     # -- writing ----------------------------------------------------------------------------
     @contextlib.contextmanager
     def writing(self, wait: float = 0.0) -> Iterator[None]:
-        """Exclusive write access: a second writer waits up to ``wait`` seconds, then fails."""
+        """Exclusive write access: a second writer waits up to ``wait`` seconds, then fails.
+
+        Write transactions inside (``store.transaction()``) move the generation on; when the block
+        ends, the FAISS index is saved if it changed, or its stamp moved to the new generation if
+        only other tables did (so the next open does not rebuild an index that is current)."""
+        if self.readonly:
+            raise LibraryError(f"{self.path}: the library is read-only here (no write access to it or its "
+                               "directory); copy it somewhere writable, or ask its owner to run this")
         with write_lock(self.path, wait):
-            if self._index is not None and self.store.get_meta("generation", "0") != self._index_generation:
+            if self._index is not None and self.store.generation != self._index_generation:
                 # Another process wrote since this object loaded its index (a long-lived Library
                 # in a notebook or bot): writing on top of that index would save a stale one.
                 self._index = None
-                self.invalidate()
-            yield
             self.invalidate()
+            before = self.store.generation
+            try:
+                yield
+            except BaseException:
+                self._index = None  # it may hold changes the database rolled back: reload on next use
+                raise
+            finally:
+                self.invalidate()
+                self._seen = self.store.generation
+            after = self.store.generation
+            if after != before:
+                self._after_commit(before, after)
+
+    def _after_commit(self, before: str, after: str) -> None:
+        from .index import read_stamp, write_stamp
+
+        index, path = self._index, self.path / INDEX_NAME
+        try:
+            if index is not None and index.changed:
+                self.save_index(index, after)
+            elif index is not None and self._index_generation == before:
+                self._index_generation = after
+                if path.exists() and read_stamp(path).get("generation") == before:
+                    write_stamp(path, self._stamp(index, after))
+            elif path.exists() and read_stamp(path).get("generation") == before:
+                write_stamp(path, {**read_stamp(path), "generation": after})
+        except OSError as exc:
+            what = "items were stored" if index is not None and index.changed else "changes were stored"
+            raise LibraryError(
+                f"the {what}, but writing the vector index failed ({exc.strerror or exc}); "
+                "the next command rebuilds it from the stored vectors (or run `aidlgraph check --repair`)") from None
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def database_error(path: str | os.PathLike | None, exc: Exception | str) -> LibraryError:
     """The one-line error for a database SQLite cannot use, with what to do about it."""
-    db = config.library_dir(path) / DB_NAME
+    db = settings().library_dir(path) / DB_NAME
     reason = " ".join(str(exc).split())[:200]
     if isinstance(exc, sqlite3.OperationalError) and not any(
             word in reason for word in ("malformed", "not a database", "vtable constructor", "no such")):
@@ -260,12 +338,6 @@ def database_error(path: str | os.PathLike | None, exc: Exception | str) -> Libr
                             f"writing, wait for it and retry; if this persists, run `aidlgraph --library {db.parent} check`")
     return LibraryError(f"{db}: the library database is damaged ({reason}); restore it from a backup, or move it "
                         f"away and rebuild with `aidlgraph --library {db.parent} init --force`, then re-ingest your sources")
-
-
-def topic_text(topic: dict) -> str:
-    aliases = ", ".join(topic.get("aliases") or [])
-    text = topic["name"] + (f" ({aliases})" if aliases else "")
-    return f"{text}: {topic.get('description') or ''}".strip(": ")
 
 
 @contextlib.contextmanager
@@ -288,48 +360,3 @@ def write_lock(path: Path, wait: float = 0.0) -> Iterator[None]:
         yield
     finally:
         fh.close()
-
-
-def create(path: str | os.PathLike | None = None, empty: bool = False, progress: bool = False,
-           force: bool = False) -> Path:
-    """Create a library at ``path``: empty, or holding the shipped corpus.
-
-    Built in a sibling temporary directory and moved into place when complete.
-    """
-    path = config.library_dir(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with write_lock(path.parent / f".{path.name}.build", wait=600):
-        if (path / DB_NAME).exists() and not force:
-            if empty or (path / DB_NAME).stat().st_size:
-                raise LibraryError(f"{path}: a library already exists here; pass --force to replace it, or choose another --library")
-        for stale in path.parent.glob(f".{path.name}-building-*"):  # left by a killed build; we hold the lock
-            shutil.rmtree(stale, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-building-", dir=path.parent))
-        try:
-            store = Store(tmp / DB_NAME)
-            store.set_meta("model", config.model_name())
-            store.set_meta("generation", "0")
-            store.set_meta("created", time.strftime("%Y-%m-%dT%H:%M:%S"))
-            lib = Library(tmp, store)
-            if not empty:
-                from .ingest import ingest
-
-                data = config.data_dir()
-                if not data.is_dir():
-                    raise LibraryError(f"{data}: the shipped corpus is missing; set AIDLGRAPH_DATA to the project's data/ folder")
-                sources = [data / "topics.yaml", data / "items"]
-                ingest(lib, [p for p in sources if p.exists()], progress=progress, locked=True)
-            store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            lib.close()
-            path.mkdir(parents=True, exist_ok=True)
-            for name in (DB_NAME, INDEX_NAME, "vectors.json"):
-                if (tmp / name).exists():
-                    os.replace(tmp / name, path / name)
-                elif (path / name).exists():
-                    os.unlink(path / name)
-            for suffix in ("-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path / (DB_NAME + suffix))
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return path

@@ -97,16 +97,17 @@ import sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[2])
 from aidlgraph import config
-from aidlgraph.library import Library, create
+from aidlgraph.build.bootstrap import create
+from aidlgraph.library import Library
 target = Path(sys.argv[1])
 if config.data_dir().is_dir():
     print(f"building a library from {config.data_dir()} in {target} ...", file=sys.stderr)
     create(target, empty=False)
 else:
-    from aidlgraph.ingest import ingest
+    from aidlgraph.build.ingest import ingest
     print(f"note: {config.data_dir()} is missing; benchmarking the tests' mini corpus instead", file=sys.stderr)
     path = create(target, empty=True)
-    with Library.open(path, build=False) as lib:
+    with Library.open(path) as lib:
         ingest(lib, [Path(sys.argv[2]) / "tests" / "fixtures" / "mini"])
 """
 

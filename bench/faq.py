@@ -35,7 +35,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aidlgraph import ask  # noqa: E402
+from aidlgraph.query import ask  # noqa: E402
 
 CASES = ROOT / "data" / "faq_cases.yaml"
 OUT = ROOT / "data" / "ask_thresholds.json"
@@ -229,13 +229,14 @@ def main() -> int:
     ap.add_argument("--write", action="store_true", help=f"store the chosen thresholds in {OUT.relative_to(ROOT)}")
     ap.add_argument("-v", action="store_true", help="also list the calibration split's failures")
     opts = ap.parse_args()
-    from aidlgraph.library import Library, create
+    from aidlgraph.build.bootstrap import create
+    from aidlgraph.library import Library
 
     raw = load_cases(Path(opts.cases))
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         path = Path(opts.library) if opts.library else create(Path(tmp) / "lib", empty=False)
-        lib = Library.open(path, build=False)
+        lib = Library.open(path)
         built = time.perf_counter() - started
         started = time.perf_counter()
         cases = prepare(lib, raw)

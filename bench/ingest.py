@@ -28,8 +28,9 @@ def main() -> int:
         return 0
     from aidlgraph import embed
     from aidlgraph.corpus import load_path
-    from aidlgraph.ingest import ingest
-    from aidlgraph.library import Library, create
+    from aidlgraph.build.ingest import ingest
+    from aidlgraph.build.bootstrap import create
+    from aidlgraph.library import Library
 
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "tutorialbank.tsv"
@@ -37,7 +38,7 @@ def main() -> int:
         source.write_text("".join(lines[: (opts.limit + 1) if opts.limit else None]), encoding="utf-8")
         model = embed.load("all-MiniLM-L6-v2")
         model.encode(["warm up"])
-        lib = Library.open(create(Path(tmp) / "lib", empty=True), build=False)
+        lib = Library.open(create(Path(tmp) / "lib", empty=True))
 
         items = [i for b in load_path(source) for i in b.items]
         unique = {i.id: i for i in items}

@@ -17,8 +17,8 @@ def die(*args, **kwargs):
 
 point = sys.argv.pop(1)
 if point == "transaction":
-    from aidlgraph import ingest
-    ingest._similar_edges = die
+    from aidlgraph.build import apply
+    apply.similar_edges = die
 elif point == "commit":
     from aidlgraph import index
     index.VectorIndex.save = die

@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aidlgraph import suggest  # noqa: E402
+from aidlgraph.query import suggest  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "lecturebank" / "LB-Paper"
 FOLDS = 5

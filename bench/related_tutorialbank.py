@@ -34,9 +34,10 @@ def main() -> int:
     if not TSV.exists():
         print(f"skipped: {TSV} is not here")
         return 0
-    from aidlgraph.ingest import ingest
-    from aidlgraph.library import Library, create
-    from aidlgraph.related import related
+    from aidlgraph.build.ingest import ingest
+    from aidlgraph.build.bootstrap import create
+    from aidlgraph.library import Library
+    from aidlgraph.query.related import related
 
     with TSV.open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh, delimiter="\t")
@@ -54,7 +55,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         if opts.library and Path(opts.library, "library.db").exists():
-            lib = Library.open(opts.library, build=False)
+            lib = Library.open(opts.library)
         else:
             path = Path(opts.library) if opts.library else Path(tmp) / "lib"
             source = Path(tmp) / "tutorialbank-rest.tsv"
@@ -62,7 +63,7 @@ def main() -> int:
                 writer = csv.DictWriter(fh, fieldnames=header, delimiter="\t")
                 writer.writeheader()
                 writer.writerows(r for n, r in enumerate(rows) if n not in held_set)
-            lib = Library.open(create(path, empty=True), build=False)
+            lib = Library.open(create(path, empty=True))
             started = time.perf_counter()
             report = ingest(lib, [source], progress=sys.stderr.isatty())
             print(f"ingested {report.new} items, {report.topics_new} topics in {time.perf_counter() - started:.0f}s")

@@ -37,15 +37,16 @@ def model():
     """The real embedding model, loaded once for the whole session."""
     from aidlgraph import embed, config
 
-    return embed.load(config.DEFAULT_MODEL)
+    return embed.load(config.DEFAULT_MODEL, "torch")
 
 
 @pytest.fixture
 def empty_library(tmp_path, model):
-    from aidlgraph.library import Library, create
+    from aidlgraph.build.bootstrap import create
+    from aidlgraph.library import Library
 
     path = create(tmp_path / "lib", empty=True)
-    lib = Library.open(path, build=False)
+    lib = Library.open(path)
     yield lib
     lib.close()
 
@@ -53,7 +54,7 @@ def empty_library(tmp_path, model):
 @pytest.fixture
 def mini_library(empty_library):
     """A small real library: tests/fixtures/mini (CUDA and segmentation topics and items)."""
-    from aidlgraph.ingest import ingest
+    from aidlgraph.build.ingest import ingest
 
     ingest(empty_library, [FIXTURES / "mini"])
     return empty_library
@@ -62,7 +63,7 @@ def mini_library(empty_library):
 @pytest.fixture(scope="session")
 def shipped_library_path(tmp_path_factory, model):
     """The shipped corpus (data/) built once per session; tests copy it before writing."""
-    from aidlgraph.library import create
+    from aidlgraph.build.bootstrap import create
 
     return create(tmp_path_factory.mktemp("shipped") / "lib", empty=False)
 
@@ -74,7 +75,7 @@ def shipped_library(shipped_library_path, tmp_path):
 
     copy = tmp_path / "shipped-copy"
     shutil.copytree(shipped_library_path, copy)
-    lib = Library.open(copy, build=False)
+    lib = Library.open(copy)
     yield lib
     lib.close()
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from aidlgraph import ask as asking
+from aidlgraph.query import ask as asking
 from aidlgraph.cli import cli
 from aidlgraph.library import Library
 
@@ -19,7 +19,7 @@ PROGRAMMING_Q = "How much programming, and which languages, should I learn for d
 
 @pytest.fixture(scope="module")
 def shipped(shipped_library_path):
-    lib = Library.open(shipped_library_path, build=False)
+    lib = Library.open(shipped_library_path)
     yield lib
     lib.close()
 
@@ -143,7 +143,7 @@ def test_ask_json_shape(shipped_library_path):
     assert 0.0 < answered["confidence"] <= 1.0
     assert answered["sources"] and all(set(s) == {"id", "title", "url"} for s in answered["sources"])
     assert any("Unified Memory" in s["title"] for s in answered["sources"])
-    item = Library.open(shipped_library_path, build=False)
+    item = Library.open(shipped_library_path)
     try:
         assert all(item.store.item(s["id"])["title"] == s["title"] for s in answered["sources"])
     finally:

@@ -18,10 +18,11 @@ QUESTION = "How do I start with image segmentation?"
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory, model):
-    from aidlgraph.ingest import ingest
-    from aidlgraph.library import Library, create
+    from aidlgraph.build.ingest import ingest
+    from aidlgraph.build.bootstrap import create
+    from aidlgraph.library import Library
 
-    library = Library.open(create(tmp_path_factory.mktemp("bot") / "lib", empty=True), build=False)
+    library = Library.open(create(tmp_path_factory.mktemp("bot") / "lib", empty=True))
     ingest(library, [MINI])
     yield library
     library.close()
@@ -115,15 +116,15 @@ def test_replies_fit_the_cap():
 
 
 def test_long_answers_are_capped(lib, monkeypatch):
-    import aidlgraph.ask
+    import aidlgraph.query.ask
 
-    real = aidlgraph.ask.ask
+    real = aidlgraph.query.ask.ask
 
     def long_answer(library, question):
         result = real(library, question)
         return {**result, "answer": "word " * 5000}
 
-    monkeypatch.setattr(aidlgraph.ask, "ask", long_answer)
+    monkeypatch.setattr(aidlgraph.query.ask, "ask", long_answer)
     reply = handle(lib, QUESTION)
     assert len(reply) <= MAX_REPLY and "1. How do I start with image segmentation?" in reply
 
@@ -147,10 +148,10 @@ def deliver(handler, text, chat_type="group", username="aidlbot"):
 
 
 def test_telegram_handler_replies_through_the_neutral_handler(lib):
-    from aidlgraph.bot_telegram import make_handler
-    from aidlgraph.server import LibraryService
+    from aidlgraph.bot.telegram import make_handler
+    from aidlgraph.service import LibraryService
 
-    service = LibraryService(lib.path, build=False)
+    service = LibraryService(lib.path)
     handler = make_handler(service, {"disable_notification": True})
     try:
         [(text, kwargs)] = deliver(handler, QUESTION)
@@ -165,7 +166,7 @@ def test_telegram_handler_replies_through_the_neutral_handler(lib):
 
 @pytest.mark.skipif(importlib.util.find_spec("telegram") is not None, reason="python-telegram-bot is installed")
 def test_telegram_run_says_what_to_install(lib):
-    from aidlgraph.bot_telegram import run
+    from aidlgraph.bot.telegram import run
     from aidlgraph.errors import LibraryError
 
     with pytest.raises(LibraryError, match=r"pip install 'aidlgraph\[telegram\]'"):

@@ -6,10 +6,11 @@ import shutil
 
 import pytest
 
-from aidlgraph import migrations
+from aidlgraph.store import migrations
 from aidlgraph.errors import CycleError, InputError, LibraryError, UnknownTopicError
-from aidlgraph.ingest import ingest
-from aidlgraph.library import Library, create
+from aidlgraph.build.ingest import ingest
+from aidlgraph.build.bootstrap import create
+from aidlgraph.library import Library
 from conftest import FIXTURES
 
 
@@ -52,7 +53,7 @@ def test_untagged_item_is_tagged_by_similarity(mini_library):
 
 def test_series_next_edges_follow_positions(mini_library):
     store = mini_library.store
-    title = {r["id"]: r["title"] for r in store.items_where()}
+    title = {r["id"]: r["title"] for r in store.items()}
     pairs = {(title[e["src"]], title[e["dst"]]) for e in store.edges("next")}
     assert pairs == {("An Easy Introduction to CUDA C and C++", "How to Optimize Data Transfers in CUDA C/C++"),
                      ("How to Optimize Data Transfers in CUDA C/C++", "Unified Memory for CUDA Beginners")}
@@ -75,10 +76,10 @@ def test_changed_item_is_reembedded_in_place_and_prune_removes(mini_library, tmp
     end = items.index("  - title: Understanding convolution")
     items = items[:start] + items[end:]  # drop the Kaggle item
     (src / "items.yaml").write_text(items)
-    nums_before = {r["id"]: r["num"] for r in mini_library.store.items_where()}
+    nums_before = {r["id"]: r["num"] for r in mini_library.store.items()}
     report = ingest(mini_library, [src], prune=True)
     assert (report.updated, report.embedded, report.removed) == (1, 1, 1)
-    rows = {r["title"]: r for r in mini_library.store.items_where()}
+    rows = {r["title"]: r for r in mini_library.store.items()}
     assert "Google acquires Kaggle" not in rows
     changed = rows["How to Optimize Data Transfers in CUDA C/C++"]
     assert "streams" in changed["text"] and changed["num"] == nums_before[changed["id"]]
@@ -135,7 +136,7 @@ def test_model_mismatch_is_refused(mini_library, monkeypatch):
 def test_second_writer_fails_clearly(mini_library, tmp_path):
     f = write(tmp_path / "x.yaml", "- title: Another item\n")
     with mini_library.writing():
-        other = Library.open(mini_library.path, build=False)
+        other = Library.open(mini_library.path)
         with pytest.raises(LibraryError, match="another aidlgraph process is writing"):
             ingest(other, [f])
         other.close()
@@ -156,7 +157,7 @@ def test_folder_ingest_skips_library_directories(mini_library, tmp_path):
 
 def test_open_without_library_and_no_build(tmp_path):
     with pytest.raises(LibraryError, match="aidlgraph init"):
-        Library.open(tmp_path / "none", build=False)
+        Library.open(tmp_path / "none")
 
 
 def test_unchanged_reingest_writes_nothing(mini_library):

@@ -12,9 +12,11 @@ from click.testing import CliRunner
 
 from aidlgraph.cli import cli
 from aidlgraph.errors import InputError
-from aidlgraph.importers import import_metacademy, load_metacademy
-from aidlgraph.library import Library, create
-from aidlgraph.path import reading_path
+from aidlgraph.build.imports import import_metacademy
+from aidlgraph.corpus.metacademy import load_metacademy
+from aidlgraph.build.bootstrap import create
+from aidlgraph.library import Library
+from aidlgraph.query.path import reading_path
 from conftest import shared_or_skip
 
 
@@ -141,7 +143,7 @@ def test_malformed_files_are_one_line_errors(tmp_path, text, message):
 
 
 def test_malformed_file_exits_1_and_leaves_the_library_unchanged(tmp_path):
-    lib = Library.open(create(tmp_path / "lib", empty=True), build=False)
+    lib = Library.open(create(tmp_path / "lib", empty=True))
     before = snapshot(lib)
     bad = tmp_path / "graph_data.json"
     bad.write_text('[{"model": "graph.concept", "pk": "c1", "fields": {"tag": "a"}}, ')
@@ -186,7 +188,7 @@ def test_import_reimport_and_curated_edges(empty_library, tiny):
 def test_import_respects_the_curated_library(empty_library, tiny, tmp_path):
     """Topics the library already has keep their definition; imported edges join them; a pair a
     curator rejected is not imported."""
-    from aidlgraph.ingest import ingest
+    from aidlgraph.build.ingest import ingest
 
     lib = empty_library
     curated = tmp_path / "topics.yaml"
@@ -208,7 +210,7 @@ def test_import_respects_the_curated_library(empty_library, tiny, tmp_path):
     assert edges[("vectors", "dot-product")]["source"] == "curated"
     assert report.kept_curated_edges == 2
     about = {(e["src"], e["dst"]) for e in lib.store.edges("about")}
-    khan = lib.store.items_where("i.title = ?", ["Khan Academy: Linear Algebra"])[0]
+    khan = next(r for r in lib.store.items() if r["title"] == "Khan Academy: Linear Algebra")
     assert {(khan["id"], "vectors"), (khan["id"], "dot-product")} <= about
 
 
@@ -220,7 +222,7 @@ def metacademy(tmp_path_factory, model):
     records = defaultdict(list)
     for r in json.loads(path.read_text()):
         records[r["model"]].append(r)
-    lib = Library.open(create(tmp_path_factory.mktemp("metacademy") / "lib", empty=True), build=False)
+    lib = Library.open(create(tmp_path_factory.mktemp("metacademy") / "lib", empty=True))
     report = import_metacademy(lib, path)
     yield lib, records, report, path
     lib.close()

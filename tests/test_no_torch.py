@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from aidlgraph import config, embed, onnx_embed
-from aidlgraph.onnx_embed import OnnxEmbedder
+from aidlgraph import config, embed
+from aidlgraph.embed import onnx_backend as onnx_embed
+from aidlgraph.embed.onnx_backend import OnnxEmbedder
+from aidlgraph.embed.torch_backend import SentenceTransformerEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 MINI = Path(__file__).resolve().parent / "fixtures" / "mini"
@@ -56,11 +58,12 @@ def library_path(tmp_path_factory, request, onnx_export) -> Path:
     """The shipped library when data/ is here, else the mini fixture library; built once."""
     if (ROOT / "data").is_dir():
         return request.getfixturevalue("shipped_library_path")
-    from aidlgraph.ingest import ingest
-    from aidlgraph.library import Library, create
+    from aidlgraph.build.ingest import ingest
+    from aidlgraph.build.bootstrap import create
+    from aidlgraph.library import Library
 
     path = create(tmp_path_factory.mktemp("no-torch") / "lib", empty=True)
-    with Library.open(path, build=False) as lib:
+    with Library.open(path) as lib:
         ingest(lib, [MINI])
     return path
 
@@ -171,13 +174,12 @@ def test_without_onnx_commands_fall_back_with_the_same_results(library_path, onn
         copy = tmp_path / variant
         shutil.copytree(library_path, copy)
         with monkeypatch.context() as m:
-            m.setattr(embed, "_LOADED", {k: v for k, v in embed._LOADED.items() if not k.endswith("|fast")})
-            m.setattr(OnnxEmbedder, "_loaded", {})
+            m.setattr(embed, "_LOADED", {k: v for k, v in embed._LOADED.items() if k[1] == "torch"})
             if variant == "sentence-transformers":
-                m.setattr(OnnxEmbedder, "load", classmethod(lambda cls, name: None))
+                m.setenv("AIDLGRAPH_BACKEND", "torch")
             results[variant] = [cli_json(copy, q) for q in QUERIES]
-            used = embed._LOADED[f"{NAME}|fast"]
-            assert isinstance(used, OnnxEmbedder if variant == "onnx" else embed.SentenceTransformerEmbedder)
+            used = embed.load(NAME)
+            assert isinstance(used, OnnxEmbedder if variant == "onnx" else SentenceTransformerEmbedder)
     fast, slow = results["onnx"], results["sentence-transformers"]
 
     related_fast, related_slow = fast[0]["results"], slow[0]["results"]

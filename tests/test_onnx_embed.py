@@ -9,8 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aidlgraph import config, embed, onnx_embed
-from aidlgraph.onnx_embed import OnnxEmbedder
+from aidlgraph import config, embed
+from aidlgraph.embed import onnx_backend as onnx_embed
+from aidlgraph.embed.onnx_backend import OnnxEmbedder
+from aidlgraph.embed.torch_backend import SentenceTransformerEmbedder
+from aidlgraph.errors import LibraryError
 
 NAME = config.DEFAULT_MODEL
 LONG = ("Mark Harris's CUDA series starts with kernels, threads and blocks, then moves to data "
@@ -50,16 +53,15 @@ def onnx_export(tmp_path_factory, request) -> Path:
 @pytest.fixture
 def onnx_model(onnx_export, monkeypatch) -> OnnxEmbedder:
     monkeypatch.setenv("AIDLGRAPH_CACHE", str(onnx_export.parents[1]))
-    embedder = OnnxEmbedder.load(NAME)
+    embedder = onnx_embed.open_export(NAME)
     assert embedder is not None
     return embedder
 
 
 @pytest.fixture
 def fresh_loaders(monkeypatch):
-    """embed.load() forgets its fast encoders for this test (the batch model stays loaded)."""
-    monkeypatch.setattr(embed, "_LOADED", {k: v for k, v in embed._LOADED.items() if not k.endswith("|fast")})
-    monkeypatch.setattr(OnnxEmbedder, "_loaded", {})
+    """embed.load() forgets its ONNX and automatic choices for this test (the torch model stays loaded)."""
+    monkeypatch.setattr(embed, "_LOADED", {k: v for k, v in embed._LOADED.items() if k[1] == "torch"})
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -108,9 +110,9 @@ def test_export_layout(onnx_export, tmp_path_factory):
 
 def test_session_is_created_once_per_process(onnx_model, onnx_export, fresh_loaders, monkeypatch):
     monkeypatch.setenv("AIDLGRAPH_CACHE", str(onnx_export.parents[1]))
-    first = embed.load(NAME, fast=True)
+    first = embed.load(NAME)
     assert isinstance(first, OnnxEmbedder)
-    assert embed.load(NAME, fast=True) is first and OnnxEmbedder.load(NAME) is first
+    assert embed.load(NAME) is first and embed.load(NAME, "onnx") is first
 
 
 def test_key_follows_the_model_files(tmp_path, monkeypatch):
@@ -134,30 +136,32 @@ def test_cache_dir_setting(tmp_path, monkeypatch):
     monkeypatch.delenv("AIDLGRAPH_CACHE")
     import platformdirs
 
-    assert onnx_embed.cache_root() == Path(platformdirs.user_cache_dir("aidlgraph", appauthor=False))
+    assert config.settings().cache_dir() == Path(platformdirs.user_cache_dir("aidlgraph", appauthor=False))
 
 
 def test_no_runtime_means_no_onnx_and_a_fallback(fresh_loaders, monkeypatch, model):
     real = onnx_embed._have
     monkeypatch.setattr(onnx_embed, "_have", lambda *mods: "onnxruntime" not in mods and real(*mods))
-    assert OnnxEmbedder.load(NAME) is None
-    fallback = embed.load(NAME, fast=True)
-    assert isinstance(fallback, embed.SentenceTransformerEmbedder) and fallback is model
+    assert onnx_embed.open_export(NAME) is None
+    fallback = embed.load(NAME)
+    assert isinstance(fallback, SentenceTransformerEmbedder) and fallback is model
 
 
 def test_no_export_and_no_torch_means_none(fresh_loaders, tmp_path, monkeypatch):
     monkeypatch.setenv("AIDLGRAPH_CACHE", str(tmp_path / "empty-cache"))
     real = onnx_embed._have
     monkeypatch.setattr(onnx_embed, "_have", lambda *mods: "torch" not in mods and real(*mods))
-    assert OnnxEmbedder.load(NAME) is None
+    assert onnx_embed.open_export(NAME) is None
+    with pytest.raises(LibraryError, match="--backend torch"):
+        embed.load(NAME, "onnx")
     assert not (tmp_path / "empty-cache").exists()
 
 
 def test_turned_off_by_setting(fresh_loaders, onnx_export, monkeypatch):
     monkeypatch.setenv("AIDLGRAPH_CACHE", str(onnx_export.parents[1]))
     monkeypatch.setenv("AIDLGRAPH_ONNX", "0")
-    assert OnnxEmbedder.load(NAME) is None
-    assert isinstance(embed.load(NAME, fast=True), embed.SentenceTransformerEmbedder)
+    assert onnx_embed.open_export(NAME) is None
+    assert isinstance(embed.load(NAME), SentenceTransformerEmbedder)
 
 
 def test_broken_export_falls_back(fresh_loaders, tmp_path, onnx_export, monkeypatch):
@@ -168,18 +172,18 @@ def test_broken_export_falls_back(fresh_loaders, tmp_path, onnx_export, monkeypa
     shutil.copytree(onnx_export, broken)
     (broken / "model.onnx").write_bytes(b"not a model")
     monkeypatch.setenv("AIDLGRAPH_CACHE", str(cache))
-    assert OnnxEmbedder.load(NAME) is None
-    assert isinstance(embed.load(NAME, fast=True), embed.SentenceTransformerEmbedder)
+    assert onnx_embed.open_export(NAME) is None
+    assert isinstance(embed.load(NAME), SentenceTransformerEmbedder)
 
 
-def test_export_failure_never_breaks_loading(tmp_path, monkeypatch, model):
+def test_export_failure_never_breaks_loading(fresh_loaders, tmp_path, monkeypatch, model):
     monkeypatch.setenv("AIDLGRAPH_CACHE", str(tmp_path))
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(onnx_embed, "_export", boom)
-    embed._export_for_queries(NAME, model.model)  # logs, never raises
+    assert embed.load(NAME) is model  # logs, never raises: sentence-transformers embeds instead
     target = onnx_embed.export_dir(NAME)
     assert not target.exists()
     assert [p.name for p in target.parent.iterdir()] == []  # the temporary directory is gone
@@ -206,8 +210,8 @@ def test_unsupported_model_is_remembered(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_first_need_exports_when_torch_is_there(fresh_loaders, tmp_path, monkeypatch, model):
     monkeypatch.setenv("AIDLGRAPH_CACHE", str(tmp_path))
-    embedder = OnnxEmbedder.load(NAME)
-    assert embedder is not None and onnx_embed.is_exported(onnx_embed.export_dir(NAME))
+    embedder = embed.load(NAME, "onnx")
+    assert isinstance(embedder, OnnxEmbedder) and onnx_embed.is_exported(onnx_embed.export_dir(NAME))
     assert cosines(embedder.encode(TEXTS[:4]), model.encode(TEXTS[:4])).min() >= 0.999
 
 
@@ -232,8 +236,9 @@ def test_quick_start_and_prepacked_sessions_agree(onnx_export):
     assert cosines(quick, embedder.encode(TEXTS[:4])).min() >= 0.99999
 
 
-def test_loading_the_batch_model_exports_it(model, monkeypatch):
+def test_first_automatic_load_exports_from_the_torch_model(fresh_loaders, tmp_path, model, monkeypatch):
+    monkeypatch.setenv("AIDLGRAPH_CACHE", str(tmp_path))
     calls = []
     monkeypatch.setattr(onnx_embed, "ensure_export", lambda name, st_model: calls.append((name, st_model)))
-    loaded = embed.SentenceTransformerEmbedder(NAME)
-    assert calls == [(NAME, loaded.model)]
+    assert embed.load(NAME) is model  # the stand-in made no export: sentence-transformers embeds
+    assert calls == [(NAME, model.model)]

@@ -8,17 +8,18 @@ from click.testing import CliRunner
 
 from aidlgraph.cli import cli
 from aidlgraph.errors import UnknownTopicError
-from aidlgraph.path import reading_path
+from aidlgraph.query.path import reading_path
 from conftest import FIXTURES
 
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory, model):
     """The ``mini_library`` fixture's library, built once: these tests only read it."""
-    from aidlgraph.ingest import ingest
-    from aidlgraph.library import Library, create
+    from aidlgraph.build.ingest import ingest
+    from aidlgraph.build.bootstrap import create
+    from aidlgraph.library import Library
 
-    library = Library.open(create(tmp_path_factory.mktemp("path") / "lib", empty=True), build=False)
+    library = Library.open(create(tmp_path_factory.mktemp("path") / "lib", empty=True))
     ingest(library, [FIXTURES / "mini"])
     yield library
     library.close()

@@ -8,8 +8,9 @@ from click.testing import CliRunner
 
 from aidlgraph.cli import cli
 from aidlgraph.errors import InputError
-from aidlgraph.ingest import ingest
-from aidlgraph.related import duplicates, fts_query, related, split_passages
+from aidlgraph.build.ingest import ingest
+from aidlgraph.query.related import duplicates, related, split_passages
+from aidlgraph.text import fts_query
 
 
 def titles(result):

@@ -29,13 +29,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from aidlgraph import migrations
-from aidlgraph.check import repair, verify
+from aidlgraph.store import migrations
+from aidlgraph.query.check import repair, verify
 from aidlgraph.cli import cli
 from aidlgraph.corpus import load_path
 from aidlgraph.errors import LibraryError
-from aidlgraph.ingest import ingest
-from aidlgraph.library import INDEX_NAME, Library, create
+from aidlgraph.build.ingest import ingest
+from aidlgraph.build.bootstrap import create
+from aidlgraph.library import INDEX_NAME, Library
 from conftest import FIXTURES, ROOT, SHARED
 
 TUTORIALBANK = SHARED / "datasets/tutorialbank/resources-v2023-clean.tsv"
@@ -92,7 +93,7 @@ class Embeddings:
 
     def __init__(self, monkeypatch):
         self.texts: list[str] = []
-        real = Library.embedder
+        real = Library.embedder.fget
 
         def counting(lib):
             model = real(lib)
@@ -105,7 +106,7 @@ class Embeddings:
                     outer.texts.extend(texts)
                     return model.encode(texts, progress=progress)
             return Counting()
-        monkeypatch.setattr(Library, "embedder", counting)
+        monkeypatch.setattr(Library, "embedder", property(counting))
 
     def items_of(self, source: Path) -> int:
         """How many of the texts embedded were items of ``source`` (new topics are embedded too)."""
@@ -116,7 +117,7 @@ class Embeddings:
 def forbid_embedding(monkeypatch):
     def refuse(lib):
         raise AssertionError("items were re-embedded; the index must be rebuilt from the stored vectors")
-    monkeypatch.setattr(Library, "embedder", refuse)
+    monkeypatch.setattr(Library, "embedder", property(refuse))
 
 
 def consistent_after_next_command(lib_path: Path) -> dict:
@@ -125,7 +126,7 @@ def consistent_after_next_command(lib_path: Path) -> dict:
     assert stats.exit_code == 0, stats.output
     related = run(lib_path, "related", "neural network tutorial", "--json")
     assert related.exit_code == 0, related.output
-    with Library.open(lib_path, build=False) as lib:
+    with Library.open(lib_path) as lib:
         report = verify(lib)
     assert report["ok"], report
     return report
@@ -151,7 +152,7 @@ def test_ingest_killed_at_random_moments_loses_nothing(tmp_path, model, monkeypa
         consistent_after_next_command(lib_path)
     committed = counts(lib_path)[0]
     spy = Embeddings(monkeypatch)
-    with Library.open(lib_path, build=False) as lib:
+    with Library.open(lib_path) as lib:
         report = ingest(lib, [source])
         assert verify(lib)["ok"]
     assert counts(lib_path) == (expected, expected)
@@ -184,7 +185,7 @@ def test_ingest_killed_at_the_critical_points(tmp_path, model, monkeypatch, poin
     consistent_after_next_command(lib_path)
     monkeypatch.undo()
     spy = Embeddings(monkeypatch)
-    with Library.open(lib_path, build=False) as lib:
+    with Library.open(lib_path) as lib:
         again = ingest(lib, [source])
         assert lib.index.size == 9 and verify(lib)["ok"]
     assert again.embedded == spy.items_of(source) == (9 if point == "transaction" else 0)
@@ -208,7 +209,7 @@ def test_index_write_failing_after_the_commit_is_repaired_on_open(mini_library, 
     assert read_stamp(mini_library.path / INDEX_NAME) == stamp_before  # the index on disk is the old one
 
     forbid_embedding(monkeypatch)
-    with Library.open(mini_library.path, build=False) as lib:
+    with Library.open(mini_library.path) as lib:
         assert lib.index.size == 10  # rebuilt from the stored vectors on open, and saved
         assert read_stamp(lib.path / INDEX_NAME)["generation"] == lib.store.get_meta("generation")
         report = verify(lib)
@@ -217,7 +218,7 @@ def test_index_write_failing_after_the_commit_is_repaired_on_open(mini_library, 
 
 def test_failed_ingest_does_not_leave_its_changes_in_the_open_index(mini_library, tmp_path, monkeypatch):
     """A rollback must take the in-memory index back too (a notebook or bot keeps its Library)."""
-    from aidlgraph import ingest as ingest_module
+    from aidlgraph.build import apply as apply_module
 
     size = mini_library.index.size
     extra = tmp_path / "more.yaml"
@@ -225,7 +226,7 @@ def test_failed_ingest_does_not_leave_its_changes_in_the_open_index(mini_library
 
     def fail(*args, **kwargs):
         raise RuntimeError("boom inside the transaction")
-    monkeypatch.setattr(ingest_module, "_similar_edges", fail)
+    monkeypatch.setattr(apply_module, "similar_edges", fail)
     with pytest.raises(RuntimeError):
         ingest(mini_library, [extra])
     assert counts(mini_library.path) == (9, 9)
@@ -238,12 +239,12 @@ def test_a_long_lived_library_sees_another_writers_index(mini_library, tmp_path)
     mini_library.index  # loaded now
     other_file = tmp_path / "other.yaml"
     other_file.write_text("- title: Written by another process\n  topics: [cuda basics]\n")
-    with Library.open(mini_library.path, build=False) as other:
+    with Library.open(mini_library.path) as other:
         ingest(other, [other_file])
     mine = tmp_path / "mine.yaml"
     mine.write_text("- title: Written by the long-lived library\n  topics: [cuda basics]\n")
     ingest(mini_library, [mine])
-    with Library.open(mini_library.path, build=False) as fresh:
+    with Library.open(mini_library.path) as fresh:
         assert fresh.index.size == 11 and verify(fresh)["ok"]
 
 
@@ -348,7 +349,7 @@ def test_check_reports_a_newer_schema_and_upgrades_an_older_one(mini_library):
     db.execute("DELETE FROM _migrations WHERE name = 'm999_from_the_future'")
     db.execute("DROP TABLE topic_vectors")  # as a library written before m004
     db.execute("DELETE FROM _migrations WHERE name = 'm004_topic_vectors'")
-    with Library.open(mini_library.path, build=False) as lib:  # any open upgrades it, atomically
+    with Library.open(mini_library.path) as lib:  # any open upgrades it, atomically
         assert migrations.version(lib.store.db) == len(migrations.MIGRATIONS)
         assert verify(lib)["ok"]
 
@@ -436,7 +437,7 @@ def test_readers_during_an_ingest_see_old_or_new_never_an_error(mini_library, tm
     def in_process_reader():  # many quick reads, each on a fresh Library as a command would open it
         while not stop.is_set():
             try:
-                with Library.open(mini_library.path, build=False) as lib:
+                with Library.open(mini_library.path) as lib:
                     n = sum(lib.store.count_items().values())
                     lib.index.search(np.ones((1, 384), np.float32) / np.sqrt(384), 5)
                     seen.append(n)
@@ -465,7 +466,7 @@ def test_readers_during_an_ingest_see_old_or_new_never_an_error(mini_library, tm
     assert code == 0, err
     assert not errors, errors[:3]
     assert cli_reads >= 1 and seen and set(seen) <= {before, after}, (before, after, sorted(set(seen)))
-    with Library.open(mini_library.path, build=False) as lib:
+    with Library.open(mini_library.path) as lib:
         assert sum(lib.store.count_items().values()) == after and verify(lib)["ok"]
 
 
@@ -482,7 +483,7 @@ def test_a_second_writer_fails_at_once_or_waits(mini_library, tmp_path):
     holder = threading.Event()
 
     def hold_lock():
-        with Library.open(mini_library.path, build=False) as other, other.writing():
+        with Library.open(mini_library.path) as other, other.writing():
             holder.set()
             time.sleep(1.5)
     thread = threading.Thread(target=hold_lock)
@@ -512,7 +513,9 @@ def lock_is_held(lib_path: Path) -> bool:
 def test_two_ingests_at_once_the_second_fails_clearly_nothing_corrupts(tmp_path, model):
     lib_path = create(tmp_path / "lib", empty=True)
     a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
-    a.write_text("".join(f"- title: Alpha resource {n} on recurrent networks\n" for n in range(40)))
+    # Long enough to embed for a few seconds even through the fast ONNX path.
+    body = "  text: " + "Gated recurrent units, vanishing gradients and truncated backpropagation through time. " * 6 + "\n"
+    a.write_text("".join(f"- title: Alpha resource {n} on recurrent networks\n{body}" for n in range(400)))
     b.write_text("".join(f"- title: Beta resource {n} on convolution arithmetic\n" for n in range(40)))
     first = aidlgraph("--library", str(lib_path), "--wait", "60", "ingest", str(a))  # tolerates the probe below
     deadline = time.monotonic() + 120
@@ -524,6 +527,6 @@ def test_two_ingests_at_once_the_second_fails_clearly_nothing_corrupts(tmp_path,
     assert "another aidlgraph process is writing" in err and "--wait" in err
     code, out, err = finish(first)
     assert code == 0, err
-    assert counts(lib_path) == (40, 40)
-    with Library.open(lib_path, build=False) as lib:
+    assert counts(lib_path) == (400, 400)
+    with Library.open(lib_path) as lib:
         assert verify(lib)["ok"]

@@ -17,7 +17,7 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from aidlgraph.cli import cli  # noqa: E402
-from aidlgraph.server import create_app  # noqa: E402
+from aidlgraph.serve import create_app  # noqa: E402
 
 MINI = Path(__file__).resolve().parent / "fixtures" / "mini"
 
@@ -40,10 +40,11 @@ def no_server_env(monkeypatch):
 @pytest.fixture(scope="module")
 def shared_library(tmp_path_factory, model):
     """One mini library for the tests that only read (the writing tests use ``mini_library``)."""
-    from aidlgraph.ingest import ingest
-    from aidlgraph.library import Library, create
+    from aidlgraph.build.ingest import ingest
+    from aidlgraph.build.bootstrap import create
+    from aidlgraph.library import Library
 
-    lib = Library.open(create(tmp_path_factory.mktemp("served") / "lib", empty=True), build=False)
+    lib = Library.open(create(tmp_path_factory.mktemp("served") / "lib", empty=True))
     ingest(lib, [MINI])
     yield lib
     lib.close()
@@ -260,7 +261,7 @@ def test_concurrent_requests_agree_with_sequential(client):
 
 # -- reloading and writing ------------------------------------------------------------------------
 def test_ingest_by_another_process_is_picked_up(mini_library, tmp_path):
-    from aidlgraph.ingest import ingest
+    from aidlgraph.build.ingest import ingest
 
     app = create_app(mini_library.path)
     client = TestClient(app)
@@ -355,10 +356,10 @@ def test_paths_only_under_the_ingest_dir(mini_library, tmp_path):
 
 
 def test_serve_command_is_thin(mini_library, monkeypatch):
-    import aidlgraph.server
+    import aidlgraph.serve
 
     seen = {}
-    monkeypatch.setattr(aidlgraph.server, "serve", lambda path, **kw: seen.update(path=path, **kw))
+    monkeypatch.setattr(aidlgraph.serve, "serve", lambda path, **kw: seen.update(path=path, **kw))
     result = CliRunner().invoke(cli, ["--library", str(mini_library.path), "serve", "--port", "9999", "--no-access-log"])
     assert result.exit_code == 0, result.output
     assert seen == {"path": mini_library.path, "host": "127.0.0.1", "port": 9999, "workers": 1, "access_log": False}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from aidlgraph import suggest as sg
+from aidlgraph.query import suggest as sg
 from aidlgraph.cli import cli
 
 E = np.zeros((0, 2), dtype=np.int64)

@@ -3,7 +3,7 @@
 ``handle(lib, text)`` returns the reply, or None when the bot should stay quiet: the message is
 not a question, a command or addressed to the bot, or the archive has no confident answer (an
 "I don't know" in a busy group is noise; a question nobody answers is the better failure).
-Platform adapters (``bot_telegram``) only move text in and out.
+Platform adapters (``bot.telegram``) only move text in and out.
 
 Understood:
 - a question ("how do I start with CUDA?"), or any message starting with the bot's mention
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import AidlgraphError, InputError, UnknownTopicError
+from ..errors import AidlgraphError, InputError, UnknownTopicError
 
 MAX_REPLY = 3500          # characters; Telegram's limit is 4096, other platforms' are larger
 MAX_MESSAGE = 4000        # characters of an incoming message considered at all
@@ -124,7 +124,7 @@ def _command(lib, name: str, arg: str) -> str | None:
 
 
 def _answer(lib, question: str, say_unknown: bool) -> str | None:
-    from .ask import ask
+    from ..query.ask import ask
 
     try:
         result = ask(lib, question)
@@ -144,8 +144,8 @@ def _answer(lib, question: str, say_unknown: bool) -> str | None:
 
 
 def _path(lib, topic: str) -> str:
-    from .path import reading_path
-    from .path import _duration
+    from ..query.path import reading_path
+    from ..views import duration_text
 
     try:
         p = reading_path(lib, topic)
@@ -154,7 +154,7 @@ def _path(lib, topic: str) -> str:
         return f"I know no topic close to \"{topic[:100]}\"." + (f" Try: {near}" if near else "")
     except AidlgraphError as exc:
         return f"Sorry: {exc}"
-    head = f"Reading path to {p.topic}: {len(p.topics)} topics, about {_duration(p.minutes)}"
+    head = f"Reading path to {p.topic}: {len(p.topics)} topics, about {duration_text(p.minutes)}"
     lines = []
     for s in p.steps[:PATH_STEPS]:
         what = f"{s.title} (topic)" if s.kind == "topic" else s.title + (f" <{s.url}>" if s.url else "")
@@ -165,7 +165,7 @@ def _path(lib, topic: str) -> str:
 
 
 def _related(lib, text: str) -> str:
-    from .related import related
+    from ..query.related import related
 
     try:
         result = related(lib, text, k=RELATED_RESULTS)

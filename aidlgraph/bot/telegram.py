@@ -13,8 +13,8 @@ import logging
 import os
 from typing import Any, Awaitable, Callable
 
-from .bot import DEFAULT_NAMES, handle
-from .errors import AidlgraphError, LibraryError
+from ..errors import AidlgraphError, LibraryError
+from . import DEFAULT_NAMES, handle
 
 log = logging.getLogger("aidlgraph.bot")
 
@@ -51,10 +51,10 @@ def run(token: str, library: str | os.PathLike | None = None) -> None:
         from telegram.ext import Application, MessageHandler, filters
     except ImportError:
         raise LibraryError("the Telegram bot needs python-telegram-bot; run `pip install 'aidlgraph[telegram]'`") from None
-    from .server import LibraryService
+    from ..service import LibraryService
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    service = LibraryService(library, build=False)
+    service = LibraryService(library)
     service.warm()
 
     async def on_error(update, context) -> None:

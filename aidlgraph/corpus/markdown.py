@@ -523,7 +523,7 @@ def _trim(s: str) -> str:
     return s
 
 
-def _year(s: str) -> tuple[str, str]:
+def _split_year(s: str) -> tuple[str, str]:
     """Split a trailing ``(2016)``, ``(05/07/2015)`` or ``, 2015`` off ``s``."""
     t = s.rstrip(" .")
     for regex in (YEAR_END_RE, YEAR_TAIL_RE):
@@ -585,10 +585,10 @@ def _entry(body: str, refs: dict[str, str], source: str, topic: str, section: st
     title = _trim(title)
     if not title:
         return None
-    title, date = _year(title)
+    title, date = _split_year(title)
     title, authors, et_al = split_byline(title)
     title = _tidy(title) or link_text
-    desc, year = _year(post)
+    desc, year = _split_year(post)
     date = date or year
     desc, more, more_et_al = split_byline(desc)
     if not more and desc:
@@ -783,12 +783,12 @@ def load_markdown(text: str, origin: str) -> Batch:
             group = group if len(group) <= 80 else ""
         bullets.append(_Bullet(tok.indent, item, group))
 
-    batch.items = _dedupe(batch.items)
+    batch.items = _merge_repeated_links(batch.items)
     batch.declare_item_topics()
     return batch
 
 
-def _dedupe(items: list[Item]) -> list[Item]:
+def _merge_repeated_links(items: list[Item]) -> list[Item]:
     """One item per id: a link listed under two headings keeps both topics."""
     by_id: dict[str, Item] = {}
     for item in items:

@@ -3,11 +3,8 @@
 Concepts become topics (id = the concept's tag), dependencies become prerequisite edges with
 provenance ``imported``, and resources (``graph.globalresource`` joined through
 ``graph.conceptresource``) become items tagged to their concepts, one item per resource however
-many concepts it serves. ``load_metacademy`` only parses; ``import_metacademy`` decides what the
-library already has and hands the rest to ``ingest.ingest_batches``.
-
-What the import never does: overwrite a curated edge or a topic defined elsewhere in the
-library, bring back an edge a curator rejected, or re-embed anything unchanged (content hashes).
+many concepts it serves. This module only parses; ``build.imports.import_metacademy`` decides
+what the library already has and hands the rest to ingest.
 """
 from __future__ import annotations
 
@@ -15,42 +12,16 @@ import ast
 import json
 import os
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ..corpus import Batch, Item, Prereq, Topic, normalise_name, read_text
 from ..errors import InputError
-
-if TYPE_CHECKING:
-    from ..ingest import IngestReport
-    from ..library import Library
+from ..text import normalise_name
+from . import read_text
+from .model import Batch, Item, Prereq, Topic
 
 SOURCE = "Metacademy"
 FREE = {"free": True, "paid": False}  # "reg" (free after signing up) stays unknown
 HINT = "give the graph_data.json that Metacademy exports (a Django fixture list)"
-
-
-@dataclass
-class ImportReport:
-    """What an import did: the ingest report plus what was left out, and why."""
-
-    ingest: "IngestReport | None"
-    concepts: int = 0
-    dependencies: int = 0
-    resources: int = 0
-    kept_curated_edges: int = 0
-    skipped_resources: int = 0
-
-    def summary(self) -> str:
-        line = (f"Metacademy: {self.concepts} concepts, {self.dependencies} dependencies, "
-                f"{self.resources} resources; ")
-        extra = []
-        if self.kept_curated_edges:
-            extra.append(f"{self.kept_curated_edges} edges left as the curators decided")
-        if self.skipped_resources:
-            extra.append(f"{self.skipped_resources} resources without a title skipped")
-        return line + self.ingest.summary() + (f" ({'; '.join(extra)})" if extra else "")
 
 
 def load_metacademy(path: str | os.PathLike) -> Batch:
@@ -71,11 +42,12 @@ def load_metacademy(path: str | os.PathLike) -> Batch:
     InputError
         When the file is not JSON, not a fixture list, or a record is missing what it needs.
     """
-    return _parse(Path(path))[0]
+    return parse(path)[0]
 
 
-def _parse(path: Path) -> tuple[Batch, int]:
+def parse(path: str | os.PathLike) -> tuple[Batch, int]:
     """The batch and how many resources had no title to show (left out)."""
+    path = Path(path)
     name = path.name
     text = read_text(path)
     try:
@@ -146,66 +118,6 @@ def _parse(path: Path) -> tuple[Batch, int]:
         items[item.id] = item
     batch.items = [items[k] for k in sorted(items)]
     return batch, skipped
-
-
-def import_metacademy(lib: "Library", path: str | os.PathLike, progress: bool = False, wait: float = 0.0) -> ImportReport:
-    """Import a Metacademy export into ``lib`` through ``ingest.ingest_batches``.
-
-    Topics the library already defines elsewhere keep their definition, imported topics that are
-    unchanged are left alone (so a re-import writes nothing and embeds nothing), and an imported
-    edge is dropped where a curator decided otherwise: a curated edge on the same pair (either
-    direction) or a rejected suggestion.
-    """
-    from ..ingest import ingest_batches
-
-    batch, skipped = _parse(Path(path))
-    report = ImportReport(ingest=None, concepts=len(batch.topics), dependencies=len(batch.prereqs),
-                          resources=len(batch.items), skipped_resources=skipped)
-    with lib.writing(wait=wait):
-        store = lib.store
-        stored = {t["id"]: t for t in store.topics()}
-        lookup = store.topic_names()
-        ref: dict[str, str] = {}  # topic name in the batch -> how ingest should find it
-        keep: list[Topic] = []
-        for t in batch.topics:
-            old = stored.get(t.id)
-            if old is not None:
-                ref[t.name] = t.id
-                if old["origin"] == batch.origin and not _same(old, t):
-                    keep.append(t)  # this file changed the topic: update it
-                continue  # unchanged, or defined by another source: leave it
-            known = lookup.get(normalise_name(t.name)) or lookup.get(normalise_name(t.id))
-            if known and known != t.id:
-                ref[t.name] = known  # the library has this topic under another id: use that one
-                continue
-            keep.append(t)
-            for alias in (t.id, *t.aliases):
-                lookup.setdefault(normalise_name(alias), t.id)
-            lookup[normalise_name(t.name)] = t.id
-        batch.topics = keep
-        # Ingest finds topics by name, and a name always wins over an alias: hand it names.
-        names = {tid: t["name"] for tid, t in stored.items()} | {t.id: t.name for t in keep}
-
-        def resolve(name: str) -> str:
-            return ref.get(name) or lookup[normalise_name(name)]
-
-        decided = {(e["src"], e["dst"]) for e in store.edges("prereq") if e["source"] == "curated"}
-        decided |= {(b, a) for a, b in decided}
-        decided |= {pair for pair, d in store.decisions().items() if d == "rejected"}
-        prereqs = []
-        for p in batch.prereqs:
-            src, dst = resolve(p.src), resolve(p.dst)
-            if src == dst:  # two concepts the library holds as one topic
-                continue
-            if (src, dst) in decided:
-                report.kept_curated_edges += 1
-                continue
-            prereqs.append(Prereq(names[src], names[dst], p.reason, p.source, p.confidence))
-        batch.prereqs = prereqs
-        for item in batch.items:
-            item.topics = list(dict.fromkeys(names[resolve(n)] for n in item.topics))
-        report.ingest = ingest_batches(lib, [batch], progress=progress, locked=True)
-    return report
 
 
 # -- records -> corpus ------------------------------------------------------------------------
@@ -281,9 +193,3 @@ def _pylist(value) -> list[str]:
     if isinstance(parsed, (list, tuple)):
         return [str(v).strip() for v in parsed if isinstance(v, str) and v.strip()]
     return [str(parsed).strip()] if str(parsed).strip() else []
-
-
-def _same(stored: dict, topic: Topic) -> bool:
-    return (stored["name"] == topic.name and list(stored["aliases"]) == list(topic.aliases)
-            and (stored["description"] or "") == topic.description
-            and (stored["minutes"] or None) == (topic.minutes or None))

@@ -3,21 +3,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field, fields
+
+from ..text import normalise_name, slugify
 
 KINDS = ("resource", "news", "post", "question", "issue")
 
 
-def slugify(text: str) -> str:
-    """A lowercase, hyphenated id for a topic name: ``"Semantic Segmentation" -> "semantic-segmentation"``."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:80] or "topic"
+def embed_text(title: str, text: str | None) -> str:
+    """What the model reads for an item: its title first, then its text. The one definition, for
+    items being ingested and for stored rows being re-embedded alike."""
+    return f"{title}\n{text or ''}".strip()
 
 
-def normalise_name(text: str) -> str:
-    """The form topic names and aliases are compared in: lowercase, single spaces, no punctuation."""
-    return " ".join(re.sub(r"[^a-z0-9+#]+", " ", text.lower()).split())
+def topic_text(topic) -> str:
+    """What the model reads for a topic (a Topic or a stored topic row): its name, aliases and
+    description."""
+    get = topic.get if isinstance(topic, dict) else lambda key, default=None: getattr(topic, key, default)
+    aliases = ", ".join(get("aliases") or [])
+    text = get("name") + (f" ({aliases})" if aliases else "")
+    return f"{text}: {get('description') or ''}".strip(": ")
 
 
 @dataclass
@@ -56,8 +61,8 @@ class Item:
         return hashlib.sha1(body.encode("utf-8")).hexdigest()
 
     def embed_text(self) -> str:
-        """What the model reads for this item: title first, then its text."""
-        return f"{self.title}\n{self.text}".strip()
+        """What the model reads for this item (see ``embed_text``)."""
+        return embed_text(self.title, self.text)
 
 
 @dataclass

@@ -426,7 +426,7 @@ def headline(sentence: str) -> str:
     return (text[:1].upper() + text[1:]) if text else _shorten(sentence.strip(), 100)
 
 
-def _year(text: str) -> str:
+def _year_named(text: str) -> str:
     """The year a title names ("GTC 2019"), else nothing: dates are never guessed."""
     m = YEAR_RE.search(text)
     return m.group(0) if m else ""
@@ -540,7 +540,7 @@ def _issue_items(post: Post, self_names: list[str]) -> list[Item]:
     """The issue (summed up by its editorial's opening), its editorial, news, questions, sections."""
     m = LABEL_RE.match(post.title)
     label = " ".join((m.group(1) if m else post.title).split())
-    date = _year(post.title)
+    date = _year_named(post.title)
     editorial = next((s for s in post.sections if s.role == "editorial"), None)
     first = editorial or next((s for s in post.sections if s.blocks), None)
     summary = ""
@@ -575,7 +575,7 @@ def _editorial_news(blocks: list[Block], label: str, date: str, self_names: list
             for e in b.entries:
                 text = _plain(e.text).rstrip(" ,;")
                 items.append(Item(title=headline(text), kind="news", text=text, source=label,
-                                  date=_year(text) or date, url=_first_url(e.text)))
+                                  date=_year_named(text) or date, url=_first_url(e.text)))
             continue
         if b.text.endswith(":") and n + 1 < len(blocks) and blocks[n + 1].kind == "list":
             continue
@@ -583,7 +583,7 @@ def _editorial_news(blocks: list[Block], label: str, date: str, self_names: list
         url = _first_url(b.text) if len(found) == 1 else ""
         for title, text in found:
             items.append(Item(title=title, kind="news", text=text, source=label,
-                              date=_year(title) or date, url=url))
+                              date=_year_named(title) or date, url=url))
     return items
 
 
@@ -609,7 +609,7 @@ def _mostly_list(post: Post) -> bool:
 
 def _post_items(post: Post) -> list[Item]:
     """The post with all its text, plus a news item per entry of its labelled numbered lists."""
-    date = _year(post.title)
+    date = _year_named(post.title)
     items = [Item(title=post.title, kind="post", text=_render(post.blocks), source=post.title,
                   date=date, authors=list(post.authors), url=_first_url(_render(post.blocks[:1])))]
     for b in post.blocks:
@@ -621,7 +621,7 @@ def _post_items(post: Post) -> list[Item]:
         for e, lab in labelled:
             if lab:
                 items.append(Item(title=_plain(lab[0]), kind="news", text=_plain(e.text), source=post.title,
-                                  date=_year(lab[0]) or date, url=_first_url(e.text)))
+                                  date=_year_named(lab[0]) or date, url=_first_url(e.text)))
     return items
 
 
@@ -704,7 +704,7 @@ def _series(intro: str, post: Post) -> tuple[str, list[str]] | None:
 def _resource_items(post: Post) -> list[Item]:
     """The list itself, then its entries in order (see the module docstring for what counts)."""
     topics = [post.topic] if post.topic else []
-    date = _year(post.title)
+    date = _year_named(post.title)
 
     def item(entry: _Entry, group: str, **kw) -> Item:
         extra: dict = {"et_al": True} if entry.et_al else {}
@@ -712,7 +712,7 @@ def _resource_items(post: Post) -> list[Item]:
             extra["group"] = group
         kw.setdefault("authors", entry.authors)
         return Item(title=entry.title, kind="resource", url=entry.url, text=entry.text, source=post.title,
-                    date=_year(entry.title) or date, topics=list(topics), extra=extra, **kw)
+                    date=_year_named(entry.title) or date, topics=list(topics), extra=extra, **kw)
 
     items = [Item(title=post.title, kind="resource", text=_render(post.blocks), source=post.title,
                   date=date, topics=list(topics), extra={"list": True})]
@@ -774,12 +774,12 @@ def load_newsletter(text: str, origin: str) -> Batch:
             items.extend(_resource_items(post))
         else:
             items.extend(_post_items(post))
-    batch = Batch(origin=origin, items=_dedupe(items))
+    batch = Batch(origin=origin, items=_merge_repeated_titles(items))
     batch.declare_item_topics()
     return batch
 
 
-def _dedupe(items: list[Item]) -> list[Item]:
+def _merge_repeated_titles(items: list[Item]) -> list[Item]:
     """One item per id (the same source and title twice): the first wins, texts are kept."""
     by_id: dict[str, Item] = {}
     for it in items:

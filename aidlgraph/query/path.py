@@ -5,12 +5,12 @@ Mermaid or the JSON of DESIGN.md.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import graph as graphs
-from .library import Library
+from .. import graph as graphs
+from ..library import Library
 from .resolve import Resolution, resolve_many, resolve_topic
 
 DEFAULT_MINUTES = {"resource": 30, "post": 10, "news": 5, "question": 5, "issue": 10, "topic": 60}
@@ -53,13 +53,6 @@ class ReadingPath:
     def minutes(self) -> float:
         return sum(s.minutes for s in self.steps)
 
-    def to_json(self) -> dict:
-        return {
-            "query": self.query, "topic": self.topic, "resolved": self.resolution,
-            "minutes": round(self.minutes), "topics": self.topics,
-            "steps": [asdict(s) for s in self.steps],
-        }
-
 
 def reading_path(lib: Library, query: str, known: list[str] = (), depth: int | None = None,
                  per_topic: int = 2) -> ReadingPath:
@@ -68,7 +61,7 @@ def reading_path(lib: Library, query: str, known: list[str] = (), depth: int | N
     known_ids = resolve_many(lib, list(known))
     g = lib.graph
     order = graphs.plan(g, res.topic_id, known=known_ids, depth=depth)
-    chosen = _pick_items(lib, order, per_topic)
+    chosen = best_items(lib, order, per_topic)
     steps: list[Step] = []
     for tid in order:
         node = g.nodes[tid]
@@ -105,7 +98,7 @@ def _topic_reason(g, tid: str, order: list[str], target: str) -> str:
     return "prerequisite"
 
 
-def _pick_items(lib: Library, order: list[str], per_topic: int) -> dict[str, list[tuple[dict, str]]]:
+def best_items(lib: Library, order: list[str], per_topic: int) -> dict[str, list[tuple[dict, str]]]:
     """The best ``per_topic`` items for each topic: core and curated first, then by relevance
     to the topic, free before paid; series parts in series order."""
     about = lib.store.items_about(order)
@@ -155,50 +148,3 @@ def _pick_items(lib: Library, order: list[str], per_topic: int) -> dict[str, lis
             picks.append((item, pick))
         out[tid] = picks
     return out
-
-
-# -- formatting -------------------------------------------------------------------------------
-def _duration(minutes: float) -> str:
-    if minutes < 60:
-        return f"{minutes:.0f} min"
-    return f"{minutes / 60:.1f} h"
-
-
-def format_text(p: ReadingPath) -> str:
-    lines = [p.resolution, f"Reading path to {p.topic}: {len(p.topics)} topics, {len(p.steps)} steps, "
-             f"about {_duration(p.minutes)} (estimate)"]
-    if p.skipped_known:
-        lines.append(f"skipping what you know: {', '.join(p.skipped_known)}")
-    current = None
-    for s in p.steps:
-        if s.topic != current:
-            lines.append("")
-            lines.append(f"## {s.topic}")
-            current = s.topic
-        tag = "" if s.kind == "topic" else f" [{s.kind}]"
-        extras = []
-        if s.free is False:
-            extras.append("paid")
-        extras.append(("~" if s.estimated else "") + _duration(s.minutes))
-        lines.append(f"{s.position:>3}. {s.title}{tag} ({', '.join(extras)})")
-        if s.url:
-            lines.append(f"     {s.url}")
-        if s.kind == "topic" and s.text:
-            lines.append(f"     {s.text}")
-        lines.append(f"     why: {s.reason}")
-    return "\n".join(lines)
-
-
-def format_markdown(p: ReadingPath) -> str:
-    lines = [f"### Reading path: {p.topic}", "",
-             f"*{len(p.topics)} topics, about {_duration(p.minutes)} of reading (estimate).*", ""]
-    for s in p.steps:
-        title = f"[{s.title}]({s.url})" if s.url else s.title
-        if s.kind == "topic":
-            title = f"**{s.title}** (topic)" + (f": {s.text}" if s.text else "")
-        lines.append(f"{s.position}. {title} — {s.topic}. _{s.reason}_")
-    return "\n".join(lines)
-
-
-def format_mermaid(lib: Library, p: ReadingPath) -> str:
-    return graphs.mermaid(lib.graph, p.topic_ids)

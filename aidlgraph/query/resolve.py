@@ -10,13 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .corpus import normalise_name
-from .errors import InputError, UnknownTopicError
-from .library import Library
+from ..errors import UnknownTopicError
+from ..library import Library
+from ..text import clean_query, normalise_name
 
 FUZZY_MIN = 0.86
 EMBED_MIN = 0.45
-MAX_QUERY = 2000
 
 
 @dataclass
@@ -30,15 +29,6 @@ class Resolution:
         how = {"name": "by name", "alias": "by alias", "fuzzy": f"by spelling ({self.score:.2f})",
                "similarity": f"by meaning ({self.score:.2f})"}[self.how]
         return f'resolved "{query}" -> topic "{self.name}" {how}'
-
-
-def clean_query(query: str) -> str:
-    query = " ".join((query or "").split())
-    if not query:
-        raise InputError("the query is empty; give a topic or a question")
-    if len(query) > MAX_QUERY:
-        raise InputError(f"the query is {len(query)} characters long; keep it under {MAX_QUERY}")
-    return query
 
 
 def resolve_topic(lib: Library, query: str) -> Resolution:

@@ -25,10 +25,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import AidlgraphError, CycleError, InputError
 
 if TYPE_CHECKING:
-    from .library import Library
+    from ..library import Library
 
 FEATURES = (
     "similarity", "reaches", "reached_from", "closeness",
@@ -550,10 +549,7 @@ def library_data(lib: "Library") -> tuple[TopicData, np.ndarray, np.ndarray]:
         sim = vecs @ vecs.T
     texts: list[list[str]] = [[] for _ in ids]
     series: dict[tuple[str, str], dict[int, int]] = {}
-    rows = store.db.execute(
-        "SELECT e.dst, i.title, i.text, i.source, i.series, i.position FROM edges e JOIN items i ON i.id = e.src "
-        "WHERE e.kind = 'about'").fetchall()
-    for dst, title, text, source, name, position in rows:
+    for dst, title, text, source, name, position in store.topic_texts():
         if dst not in index:
             continue
         t = index[dst]
@@ -587,84 +583,3 @@ def suggest(lib: "Library", limit: int = 20, min_confidence: float = 0.5) -> lis
     if data.n < 2:
         return []
     return propose(data, edges, library_scorer(data, edges), rejected, limit=limit, min_confidence=min_confidence)
-
-
-class AcceptCycleError(CycleError):
-    """Accepting the edge would close a prerequisite cycle (named, by topic names)."""
-
-    def __init__(self, cycle: list[str]):
-        self.cycle = cycle
-        loop = " -> ".join(cycle + cycle[:1])
-        AidlgraphError.__init__(self, f"accepting {cycle[0]} -> {cycle[1]} would make a prerequisite cycle: "
-                                      f"{loop}; the edge was not added (reject it, or remove another edge first)")
-
-
-@dataclass
-class Decision:
-    """What ``accept`` or ``reject`` did, with how each query was resolved when not by name."""
-
-    src: str
-    dst: str
-    what: str
-    resolved: list[str] = field(default_factory=list)
-
-
-def _resolve_pair(lib: "Library", src: str, dst: str):
-    from .resolve import resolve_topic
-
-    a, b = resolve_topic(lib, src), resolve_topic(lib, dst)
-    if a.topic_id == b.topic_id:
-        raise InputError(f"{src!r} and {dst!r} are both the topic {a.name!r}, which cannot be its own prerequisite; "
-                         "name two different topics")
-    notes = [r.describe(q) for r, q in ((a, src), (b, dst)) if r.how not in ("name", "alias")]
-    return a, b, notes
-
-
-def accept(lib: "Library", src: str, dst: str, reason: str = "", wait: float = 0.0) -> Decision:
-    """Record a curator's yes and add ``src -> dst`` as a curated prerequisite.
-
-    Raises AcceptCycleError naming the cycle the edge would close; nothing is written then.
-    """
-    import networkx as nx
-
-    a, b, notes = _resolve_pair(lib, src, dst)
-    with lib.writing(wait=wait):
-        lib.invalidate()
-        g = lib.graph
-        if nx.has_path(g, b.topic_id, a.topic_id):
-            path = nx.shortest_path(g, b.topic_id, a.topic_id)
-            raise AcceptCycleError([g.nodes[t]["name"] for t in [a.topic_id, *path[:-1]]])
-        existing = g.edges[a.topic_id, b.topic_id] if g.has_edge(a.topic_id, b.topic_id) else None
-        with lib.store.transaction():
-            lib.store.decide(a.topic_id, b.topic_id, "accepted", reason)
-            if existing is None or existing.get("source") != "curated" or reason:
-                lib.store.add_edges([{"src": a.topic_id, "dst": b.topic_id, "kind": "prereq", "source": "curated",
-                                      "confidence": 1.0, "reason": reason or (existing or {}).get("reason", "")}])
-    if existing is None:
-        what = "added as a curated prerequisite"
-    elif existing.get("source") == "curated":
-        what = "already a curated prerequisite" + ("; reason updated" if reason else "")
-    else:
-        what = f"was {existing.get('source')}; now curated"
-    return Decision(a.name, b.name, what, notes)
-
-
-def reject(lib: "Library", src: str, dst: str, note: str = "", wait: float = 0.0) -> Decision:
-    """Record a curator's no: ``src -> dst`` is never suggested again.
-
-    An inferred edge on that pair is removed; a curated or imported one stays (say so).
-    """
-    a, b, notes = _resolve_pair(lib, src, dst)
-    with lib.writing(wait=wait):
-        row = lib.store.db.execute("SELECT source FROM edges WHERE src = ? AND dst = ? AND kind = 'prereq'",
-                                   [a.topic_id, b.topic_id]).fetchone()
-        with lib.store.transaction():
-            lib.store.decide(a.topic_id, b.topic_id, "rejected", note)
-            if row and row[0] == "inferred":
-                lib.store.db.execute("DELETE FROM edges WHERE src = ? AND dst = ? AND kind = 'prereq'",
-                                     [a.topic_id, b.topic_id])
-    if row and row[0] != "inferred":
-        what = f"recorded; the existing {row[0]} edge stays (it is not a suggestion)"
-    else:
-        what = "recorded; it will not be suggested again"
-    return Decision(a.name, b.name, what, notes)

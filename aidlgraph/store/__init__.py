@@ -1,8 +1,17 @@
 """The library's truth: SQLite (via sqlite-utils) holding items, topics, edges, vectors and FTS.
 
-The store knows nothing about models or FAISS; it stores what it is given and answers queries.
-Writes happen inside one transaction (``with store.transaction():``), so a failed ingest leaves
-the database as it was.
+Every SQL statement of aidlgraph is in this package: the rest of the code asks the store for
+rows and hands it rows to write. The store knows nothing about models or FAISS.
+
+Writes happen inside one transaction (``with store.transaction():``), and every write
+transaction adds one to the library's ``generation`` as it commits: readers (the server, the bot,
+``ask``'s caches, the FAISS index stamp) ask only that number whether the library changed. The
+connection runs in autocommit mode and writes use plain SQL, because sqlite-utils' helpers wrap
+themselves in ``with conn:`` and would commit half an ingest.
+
+Two small tables are caches, not library state, and are written outside transactions, without a
+generation change, by read commands too: ``query_cache`` (query embeddings) and
+``topic_vectors`` (topic embeddings, keyed by their text's hash).
 """
 from __future__ import annotations
 
@@ -16,26 +25,47 @@ import numpy as np
 import sqlite_utils
 
 from . import migrations
-from .corpus import Item, Topic, normalise_name
-from .errors import LibraryError
+from .rows import item_row, topic_row
+from ..corpus.model import Item, Topic
+from ..errors import LibraryError
+from ..text import normalise_name
 
 PROVENANCE = {"curated": 3, "imported": 2, "series": 1, "inferred": 0}
+CHUNK = 500  # ids per IN (...) list: SQLite's default limit on bound parameters is 999
+
+_DANGLING = (
+    "(kind = 'prereq' AND (src NOT IN (SELECT id FROM topics) OR dst NOT IN (SELECT id FROM topics))) OR "
+    "(kind = 'about' AND (src NOT IN (SELECT id FROM items) OR dst NOT IN (SELECT id FROM topics))) OR "
+    "(kind IN ('next', 'similar') AND (src NOT IN (SELECT id FROM items) OR dst NOT IN (SELECT id FROM items)))"
+)
+
+
+def _marks(values) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _chunks(values: list, size: int = CHUNK) -> Iterator[list]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 class Store:
-    """One ``library.db``. Write paths use plain SQL, never sqlite-utils' insert helpers, which
-    commit on their own."""
+    """One ``library.db``.
 
-    def __init__(self, path: Path, readonly: bool = False):
+    ``readonly`` opens it without write access (``mode=ro``); ``immutable`` also tells SQLite
+    that nobody can change it, which a read-only directory needs for a WAL database (no ``-shm``
+    file can be made there)."""
+
+    def __init__(self, path: Path, readonly: bool = False, immutable: bool = False):
         self.path = Path(path)
+        self.readonly = readonly
         try:
             if readonly:
-                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+                flags = "mode=ro" + ("&immutable=1" if immutable else "")
+                conn = sqlite3.connect(f"file:{self.path}?{flags}", uri=True, check_same_thread=False)
             else:
                 conn = sqlite3.connect(str(self.path), check_same_thread=False)
-            # Autocommit mode: transactions are explicit (see transaction()), because
-            # sqlite-utils' own `with conn:` blocks would otherwise commit half an ingest.
-            conn.isolation_level = None
+            conn.isolation_level = None  # autocommit: transactions are explicit (see transaction())
             conn.execute("PRAGMA busy_timeout = 30000")
             if not readonly:
                 conn.execute("PRAGMA journal_mode = WAL")
@@ -44,7 +74,8 @@ class Store:
             if not readonly:
                 migrations.apply(self.db)
             elif migrations.version(self.db) < len(migrations.MIGRATIONS):
-                raise LibraryError(f"{self.path}: the library's schema is older than this aidlgraph; run any write command (e.g. `aidlgraph check --repair`) to upgrade it")
+                raise LibraryError(f"{self.path}: the library's schema is older than this aidlgraph and the library is "
+                                   "read-only here; run `aidlgraph check --repair` with write access to upgrade it")
         except sqlite3.DatabaseError as exc:
             # `check --repair` cannot help here: it needs a database it can open.
             raise LibraryError(
@@ -53,51 +84,87 @@ class Store:
             ) from None
 
     # -- plumbing ---------------------------------------------------------------------------
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """All-or-nothing: BEGIN IMMEDIATE takes the write lock up front."""
-        conn = self.db.conn
+    def transaction(self, bump: bool = True) -> Iterator[None]:
+        """All-or-nothing, and the library's generation moves on when it commits. BEGIN IMMEDIATE
+        takes SQLite's write lock up front. ``bump=False`` is for bookkeeping that changes nothing
+        a reader sees (which files an ingest read, when nothing in them changed)."""
+        conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            if bump:
+                self.set_meta("generation", int(self.get_meta("generation", "0")) + 1)
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (a full disk does)
+                conn.execute("ROLLBACK")
             raise
         else:
             conn.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One consistent read of several statements (a deferred transaction, read only)."""
+        conn = self.conn
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
     def close(self) -> None:
-        self.db.conn.close()
+        self.conn.close()
 
-    def get_meta(self, key: str, default: str | None = None) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-        return row[0] if row else default
+    def set_busy_timeout(self, milliseconds: int) -> None:
+        self.conn.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
 
-    def set_meta(self, key: str, value: Any) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, str(value)])
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database file (before the file is moved into place)."""
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def quick_check(self, limit: int = 5) -> list[str]:
+        return [r[0] for r in self.conn.execute(f"PRAGMA quick_check({int(limit)})").fetchall()]
+
+    def upgrade(self) -> list[str]:
+        return migrations.apply(self.db)
 
     def schema_version(self) -> int:
         return migrations.version(self.db)
 
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, str(value)])
+
+    @property
+    def generation(self) -> str:
+        """How many write transactions the library has seen: the one "has it changed?" answer."""
+        return self.get_meta("generation", "0") or "0"
+
     # -- topics -----------------------------------------------------------------------------
     def topics(self) -> list[dict]:
-        rows = self.db.execute("SELECT id, name, aliases, description, minutes, origin FROM topics ORDER BY name").fetchall()
-        return [
-            {"id": r[0], "name": r[1], "aliases": json.loads(r[2] or "[]"), "description": r[3] or "",
-             "minutes": r[4], "origin": r[5] or ""}
-            for r in rows
-        ]
+        rows = self.db.query("SELECT id, name, aliases, description, minutes, origin FROM topics ORDER BY name")
+        return [topic_row(r) for r in rows]
 
     def topic(self, topic_id: str) -> dict | None:
-        for t in self.db.query("SELECT * FROM topics WHERE id = ?", [topic_id]):
-            t["aliases"] = json.loads(t["aliases"] or "[]")
-            return t
+        for row in self.db.query("SELECT * FROM topics WHERE id = ?", [topic_id]):
+            return topic_row(row)
         return None
 
     def topic_names(self) -> dict[str, str]:
         """Normalised name or alias -> topic id (names win over aliases)."""
         lookup: dict[str, str] = {}
-        rows = self.db.execute("SELECT id, name, aliases FROM topics").fetchall()
+        rows = self.conn.execute("SELECT id, name, aliases FROM topics").fetchall()
         for tid, name, aliases in rows:
             for alias in json.loads(aliases or "[]"):
                 lookup.setdefault(normalise_name(alias), tid)
@@ -107,12 +174,34 @@ class Store:
         return lookup
 
     def upsert_topics(self, topics: Iterable[Topic], origin: str) -> None:
-        self.db.conn.executemany(
+        self.conn.executemany(
             "INSERT OR REPLACE INTO topics (id, name, aliases, description, minutes, origin) VALUES (?, ?, ?, ?, ?, ?)",
             ((t.id, t.name, json.dumps(t.aliases), t.description, t.minutes, origin) for t in topics),
         )
 
-    def add_edges(self, rows: Iterable[dict], replace: bool = True) -> None:
+    def topics_with_items(self, topic_ids: Iterable[str], exclude_kinds: tuple[str, ...] = ("issue",)) -> set[str]:
+        """Those of ``topic_ids`` that some item (not of ``exclude_kinds``) is about."""
+        tids = sorted(set(topic_ids))
+        out: set[str] = set()
+        for chunk in _chunks(tids):
+            rows = self.conn.execute(
+                "SELECT DISTINCT e.dst FROM edges e JOIN items i ON i.id = e.src WHERE e.kind = 'about' "
+                f"AND i.kind NOT IN ({_marks(exclude_kinds) or 'NULL'}) AND e.dst IN ({_marks(chunk)})",
+                [*exclude_kinds, *chunk])
+            out.update(r[0] for r in rows.fetchall())
+        return out
+
+    def item_counts_by_topic(self) -> dict[str, int]:
+        return dict(self.conn.execute("SELECT dst, count(*) FROM edges WHERE kind = 'about' GROUP BY dst").fetchall())
+
+    def topic_texts(self) -> list[tuple[str, str, str, str, str | None, int | None]]:
+        """(topic id, title, text, source, series, position) of every item about each topic."""
+        return self.conn.execute(
+            "SELECT e.dst, i.title, i.text, i.source, i.series, i.position FROM edges e JOIN items i ON i.id = e.src "
+            "WHERE e.kind = 'about'").fetchall()
+
+    # -- edges ------------------------------------------------------------------------------
+    def add_edges(self, rows: Iterable[dict]) -> None:
         """Insert edges. An edge never replaces one of stronger provenance on the same pair:
         curated beats imported beats series and inferred."""
         rows = list(rows)
@@ -121,22 +210,18 @@ class Store:
             existing: dict[tuple, str] = {}
             for kind in {r["kind"] for r in weak}:
                 srcs = sorted({r["src"] for r in weak if r["kind"] == kind})
-                for start in range(0, len(srcs), 500):
-                    chunk = srcs[start:start + 500]
-                    for src, dst, knd, source in self.db.execute(
+                for chunk in _chunks(srcs):
+                    for src, dst, knd, source in self.conn.execute(
                             f"SELECT src, dst, kind, source FROM edges WHERE kind = ? AND source IN ('curated', 'imported') "
-                            f"AND src IN ({', '.join('?' * len(chunk))})", [kind, *chunk]).fetchall():
+                            f"AND src IN ({_marks(chunk)})", [kind, *chunk]).fetchall():
                         existing[(src, dst, knd)] = source
             rows = [r for r in rows if PROVENANCE.get(r.get("source", "curated"), 0)
                     >= PROVENANCE.get(existing.get((r["src"], r["dst"], r["kind"]), ""), 0)]
-        if not rows:
-            return
-        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        self.db.conn.executemany(
-            f"{verb} INTO edges (src, dst, kind, source, confidence, reason) VALUES (?, ?, ?, ?, ?, ?)",
-            ((r["src"], r["dst"], r["kind"], r.get("source", "curated"), r.get("confidence", 1.0), r.get("reason", ""))
-             for r in rows),
-        )
+        if rows:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO edges (src, dst, kind, source, confidence, reason) VALUES (?, ?, ?, ?, ?, ?)",
+                ((r["src"], r["dst"], r["kind"], r.get("source", "curated"), r.get("confidence", 1.0),
+                  r.get("reason", "")) for r in rows))
 
     def edges(self, kind: str | None = None) -> list[dict]:
         if kind:
@@ -146,12 +231,56 @@ class Store:
     def edges_of(self, node: str, kind: str) -> list[dict]:
         return list(self.db.query("SELECT * FROM edges WHERE kind = ? AND (src = ? OR dst = ?)", [kind, node, node]))
 
+    def edge(self, src: str, dst: str, kind: str) -> dict | None:
+        for row in self.db.query("SELECT * FROM edges WHERE src = ? AND dst = ? AND kind = ?", [src, dst, kind]):
+            return row
+        return None
+
+    def delete_edges(self, pairs: Iterable[tuple[str, str]], kind: str) -> None:
+        self.conn.executemany("DELETE FROM edges WHERE kind = ? AND src = ? AND dst = ?",
+                              [(kind, src, dst) for src, dst in pairs])
+
+    def delete_edges_from(self, item_ids: Iterable[str], kinds: tuple[str, ...]) -> None:
+        """Remove the ``kinds`` edges that start at these items (before they are written anew)."""
+        self.conn.executemany(f"DELETE FROM edges WHERE src = ? AND kind IN ({_marks(kinds)})",
+                              [(iid, *kinds) for iid in item_ids])
+
+    def replace_series_edges(self, source: str, series: str) -> None:
+        """``next`` edges between consecutive parts of one series, as the items stand now."""
+        ids = [r[0] for r in self.conn.execute(
+            "SELECT id FROM items WHERE source = ? AND series = ? ORDER BY coalesce(position, 0), num",
+            [source, series]).fetchall()]
+        self.conn.execute(f"DELETE FROM edges WHERE kind = 'next' AND src IN ({_marks(ids)})", ids)
+        self.add_edges({"src": a, "dst": b, "kind": "next", "source": "series", "confidence": 1.0,
+                        "reason": f"next in series {series!r}"} for a, b in zip(ids, ids[1:]))
+
+    def similar_pairs(self, item_ids: list[str], min_confidence: float) -> list[tuple[str, str]]:
+        """``similar`` edges of at least ``min_confidence`` among ``item_ids``."""
+        if not item_ids:
+            return []
+        marks = _marks(item_ids)
+        return self.conn.execute(
+            f"SELECT src, dst FROM edges WHERE kind = 'similar' AND confidence >= ? AND src IN ({marks}) "
+            f"AND dst IN ({marks})", [min_confidence, *item_ids, *item_ids]).fetchall()
+
+    def item_topic_edges(self, item_id: str) -> list[tuple[str, str, float]]:
+        """(topic id, provenance, confidence) of an item's topics, most confident first."""
+        return self.conn.execute("SELECT dst, source, confidence FROM edges WHERE src = ? AND kind = 'about' "
+                                 "ORDER BY confidence DESC", [item_id]).fetchall()
+
+    def count_dangling_edges(self) -> int:
+        return self.conn.execute(f"SELECT count(*) FROM edges WHERE {_DANGLING}").fetchone()[0]
+
+    def delete_dangling_edges(self) -> int:
+        return self.conn.execute(f"DELETE FROM edges WHERE {_DANGLING}").rowcount
+
+    # -- items ------------------------------------------------------------------------------
     def item_hashes(self) -> dict[str, tuple[int, str, str]]:
         """item id -> (num, content_hash, origin) for every stored item."""
-        return {r[0]: (r[1], r[2], r[3]) for r in self.db.execute("SELECT id, num, content_hash, origin FROM items").fetchall()}
+        return {r[0]: (r[1], r[2], r[3]) for r in self.conn.execute("SELECT id, num, content_hash, origin FROM items").fetchall()}
 
     def items_of_origin(self, origin: str) -> dict[str, int]:
-        return {r[0]: r[1] for r in self.db.execute("SELECT id, num FROM items WHERE origin = ?", [origin]).fetchall()}
+        return {r[0]: r[1] for r in self.conn.execute("SELECT id, num FROM items WHERE origin = ?", [origin]).fetchall()}
 
     def upsert_item(self, item: Item, origin: str, num: int | None, content_hash: str | None = None) -> int:
         row = {
@@ -163,139 +292,220 @@ class Store:
             "content_hash": content_hash or item.content_hash,
         }
         if num is None:
-            cur = self.db.execute(
-                f"INSERT INTO items ({', '.join(row)}, added) VALUES ({', '.join('?' * len(row))}, datetime('now'))",
+            cur = self.conn.execute(
+                f"INSERT INTO items ({', '.join(row)}, added) VALUES ({_marks(row)}, datetime('now'))",
                 list(row.values()))
             return cur.lastrowid
         sets = ", ".join(f"{k} = ?" for k in row)
-        self.db.execute(f"UPDATE items SET {sets} WHERE num = ?", [*row.values(), num])
+        self.conn.execute(f"UPDATE items SET {sets} WHERE num = ?", [*row.values(), num])
         return num
+
+    def set_origins(self, moved: Iterable[tuple[str, int]]) -> None:
+        """(origin, num): items that now come from another file."""
+        self.conn.executemany("UPDATE items SET origin = ? WHERE num = ?", list(moved))
 
     def delete_items(self, nums: Iterable[int]) -> list[str]:
         ids = []
         for num in nums:
-            row = self.db.execute("SELECT id FROM items WHERE num = ?", [num]).fetchone()
+            row = self.conn.execute("SELECT id FROM items WHERE num = ?", [num]).fetchone()
             if not row:
                 continue
             ids.append(row[0])
-            self.db.execute("DELETE FROM vectors WHERE num = ?", [num])
-            self.db.execute("DELETE FROM edges WHERE src = ? OR (dst = ? AND kind IN ('next', 'similar'))", [row[0], row[0]])
-            self.db.execute("DELETE FROM items WHERE num = ?", [num])
+            self.conn.execute("DELETE FROM vectors WHERE num = ?", [num])
+            self.conn.execute("DELETE FROM edges WHERE src = ? OR (dst = ? AND kind IN ('next', 'similar'))", [row[0], row[0]])
+            self.conn.execute("DELETE FROM items WHERE num = ?", [num])
         return ids
 
     def item(self, item_id: str) -> dict | None:
-        rows = self.items_where("i.id = ?", [item_id])
+        rows = self._items_where("i.id = ?", [item_id])
         return rows[0] if rows else None
+
+    def items(self, topic: str | None = None, kind: str | None = None) -> list[dict]:
+        """Items, all of them or those about ``topic`` (an id) and/or of ``kind``."""
+        where, args = ["1"], []
+        if topic:
+            where.append("i.id IN (SELECT src FROM edges WHERE kind = 'about' AND dst = ?)")
+            args.append(topic)
+        if kind:
+            where.append("i.kind = ?")
+            args.append(kind)
+        return self._items_where(" AND ".join(where), args)
 
     def items_by_num(self, nums: list[int]) -> dict[int, dict]:
         out: dict[int, dict] = {}
-        for start in range(0, len(nums), 500):
-            chunk = [int(n) for n in nums[start:start + 500]]
-            for row in self.items_where(f"i.num IN ({', '.join('?' * len(chunk))})", chunk):
+        for chunk in _chunks([int(n) for n in nums]):
+            for row in self._items_where(f"i.num IN ({_marks(chunk)})", chunk):
                 out[row["num"]] = row
         return out
 
-    def items_where(self, where: str = "1", args: list | None = None, limit: int | None = None) -> list[dict]:
-        sql = (
-            "SELECT i.*, (SELECT json_group_array(e.dst) FROM edges e WHERE e.src = i.id AND e.kind = 'about') AS topic_ids "
-            f"FROM items i WHERE {where} ORDER BY i.source, coalesce(i.position, 0), i.num"
-        )
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-        return [self._item_row(r) for r in self.db.query(sql, args or [])]
+    def items_by_id(self, ids: list[str]) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            for row in self._items_where(f"i.id IN ({_marks(chunk)})", chunk):
+                out[row["id"]] = row
+        return out
 
-    @staticmethod
-    def _item_row(row: dict) -> dict:
-        row["authors"] = json.loads(row.get("authors") or "[]")
-        row["extra"] = json.loads(row.get("extra") or "{}")
-        row["topics"] = json.loads(row.pop("topic_ids", None) or "[]")
-        row["free"] = None if row.get("free") is None else bool(row["free"])
-        row["core"] = bool(row.get("core"))
-        return row
+    def item_ids_and_urls(self, nums: list[int]) -> dict[int, tuple[str, str]]:
+        out: dict[int, tuple[str, str]] = {}
+        for chunk in _chunks(sorted({int(n) for n in nums})):
+            for n, i, u in self.conn.execute(f"SELECT num, id, url FROM items WHERE num IN ({_marks(chunk)})", chunk):
+                out[n] = (i, u or "")
+        return out
+
+    def item_titles(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT title FROM items").fetchall()]
+
+    def _items_where(self, where: str, args: list) -> list[dict]:
+        sql = ("SELECT i.*, (SELECT json_group_array(e.dst) FROM edges e WHERE e.src = i.id AND e.kind = 'about') "
+               f"AS topic_ids FROM items i WHERE {where} ORDER BY i.source, coalesce(i.position, 0), i.num")
+        return [item_row(r) for r in self.db.query(sql, args)]
 
     def items_about(self, topic_ids: list[str]) -> dict[str, list[tuple[dict, dict]]]:
         """topic id -> [(item, about-edge)] for items tagged with those topics."""
         out: dict[str, list] = {t: [] for t in topic_ids}
         if not topic_ids:
             return out
-        marks = ", ".join("?" * len(topic_ids))
-        edges = list(self.db.query(f"SELECT * FROM edges WHERE kind = 'about' AND dst IN ({marks})", topic_ids))
-        ids = sorted({e["src"] for e in edges})
-        items = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            for row in self.items_where(f"i.id IN ({', '.join('?' * len(chunk))})", chunk):
-                items[row["id"]] = row
+        edges = []
+        for chunk in _chunks(list(topic_ids)):
+            edges += list(self.db.query(f"SELECT * FROM edges WHERE kind = 'about' AND dst IN ({_marks(chunk)})", chunk))
+        items = self.items_by_id([e["src"] for e in edges])
         for e in edges:
             if e["src"] in items:
                 out[e["dst"]].append((items[e["src"]], e))
         return out
 
     def count_items(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in self.db.execute("SELECT kind, count(*) FROM items GROUP BY kind ORDER BY kind").fetchall()}
+        return {r[0]: r[1] for r in self.conn.execute("SELECT kind, count(*) FROM items GROUP BY kind ORDER BY kind").fetchall()}
+
+    def item_total(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM items").fetchone()[0]
 
     def count_edges(self) -> dict[str, int]:
         counts = {"prereq": 0, "about": 0, "next": 0, "similar": 0}
-        counts.update({r[0]: r[1] for r in self.db.execute("SELECT kind, count(*) FROM edges GROUP BY kind").fetchall()})
+        counts.update({r[0]: r[1] for r in self.conn.execute("SELECT kind, count(*) FROM edges GROUP BY kind").fetchall()})
         return counts
 
     # -- vectors ----------------------------------------------------------------------------
     def put_vectors(self, nums: list[int], hashes: list[str], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self.db.conn.executemany(
+        self.conn.executemany(
             "INSERT OR REPLACE INTO vectors (num, content_hash, vector) VALUES (?, ?, ?)",
-            ((int(n), h, v.tobytes()) for n, h, v in zip(nums, hashes, vectors)),
-        )
+            ((int(n), h, v.tobytes()) for n, h, v in zip(nums, hashes, vectors)))
 
     def vectors(self, nums: list[int] | None = None, dim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(nums, matrix) of stored vectors, all of them or those of ``nums``."""
         if nums is None:
-            rows = self.db.execute("SELECT num, vector FROM vectors ORDER BY num").fetchall()
+            rows = self.conn.execute("SELECT num, vector FROM vectors ORDER BY num").fetchall()
         else:
             rows = []
-            for start in range(0, len(nums), 500):
-                chunk = [int(n) for n in nums[start:start + 500]]
-                rows += self.db.execute(f"SELECT num, vector FROM vectors WHERE num IN ({', '.join('?' * len(chunk))})", chunk).fetchall()
+            for chunk in _chunks([int(n) for n in nums]):
+                rows += self.conn.execute(f"SELECT num, vector FROM vectors WHERE num IN ({_marks(chunk)})", chunk).fetchall()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         if not rows:
             return ids, np.zeros((0, dim or 0), dtype=np.float32)
         return ids, np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
 
-    # -- full-text --------------------------------------------------------------------------
+    def vector_hashes(self) -> dict[int, str]:
+        """num -> the content hash each stored vector was made from."""
+        return dict(self.conn.execute("SELECT num, content_hash FROM vectors").fetchall())
+
+    def count_stale_vectors(self) -> int:
+        """Items with no vector, or a vector of an older version of the item."""
+        return self.conn.execute("SELECT count(*) FROM items i LEFT JOIN vectors v ON v.num = i.num "
+                                 "WHERE v.num IS NULL OR v.content_hash != i.content_hash").fetchone()[0]
+
+    def items_needing_vectors(self) -> list[dict]:
+        """(num, title, text, content_hash) rows of the items ``count_stale_vectors`` counts."""
+        rows = self.conn.execute("SELECT i.num, i.title, i.text, i.content_hash FROM items i LEFT JOIN vectors v "
+                                 "ON v.num = i.num WHERE v.num IS NULL OR v.content_hash != i.content_hash").fetchall()
+        return [{"num": n, "title": t, "text": x or "", "content_hash": h} for n, t, x, h in rows]
+
+    def count_orphan_vectors(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM vectors v LEFT JOIN items i ON i.num = v.num "
+                                 "WHERE i.num IS NULL").fetchone()[0]
+
+    def delete_orphan_vectors(self) -> int:
+        return self.conn.execute("DELETE FROM vectors WHERE num NOT IN (SELECT num FROM items)").rowcount
+
+    def count_vectors_not_of_dim(self, dim: int) -> int:
+        return self.conn.execute("SELECT count(*) FROM vectors WHERE length(vector) != ?", [dim * 4]).fetchone()[0]
+
+    # -- caches (written by readers too; not library state) -----------------------------------
+    def cached_query_vector(self, model: str, text: str) -> np.ndarray | None:
+        row = self.conn.execute("SELECT vector FROM query_cache WHERE model = ? AND text = ?", [model, text]).fetchone()
+        return np.frombuffer(row[0], dtype=np.float32).copy() if row else None
+
+    def cache_query_vector(self, model: str, text: str, vector: np.ndarray) -> None:
+        if self.readonly:
+            return
+        with contextlib.suppress(sqlite3.Error):  # a busy writer or a full disk must not fail a read
+            self.conn.execute(
+                "INSERT OR REPLACE INTO query_cache (model, text, vector, used) VALUES (?, ?, ?, datetime('now'))",
+                [model, text, np.asarray(vector, dtype=np.float32).tobytes()])
+
+    def topic_vectors(self, model: str) -> dict[str, tuple[str, np.ndarray]]:
+        """topic id -> (hash of the text it was made from, vector)."""
+        return {r[0]: (r[1], np.frombuffer(r[2], dtype=np.float32)) for r in self.conn.execute(
+            "SELECT id, content_hash, vector FROM topic_vectors WHERE model = ?", [model]).fetchall()}
+
+    def cache_topic_vectors(self, model: str, rows: list[tuple[str, str, np.ndarray]]) -> None:
+        """(topic id, text hash, vector) rows; best effort, like the query cache."""
+        if self.readonly or not rows:
+            return
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO topic_vectors (id, model, content_hash, vector) VALUES (?, ?, ?, ?)",
+                [(t, model, h, np.asarray(v, dtype=np.float32).tobytes()) for t, h, v in rows])
+
+    # -- full text --------------------------------------------------------------------------
     def fts(self, query: str, limit: int) -> list[tuple[int, float]]:
-        """(num, bm25 score, higher is better) for items matching any of the query's words."""
+        """(num, bm25 score, higher is better) for items matching an FTS5 ``query``."""
         if not query:
             return []
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT rowid, -bm25(items_fts, 3.0, 1.0) AS score FROM items_fts WHERE items_fts MATCH ? "
-            "ORDER BY bm25(items_fts, 3.0, 1.0) LIMIT ?",
-            [query, limit],
-        ).fetchall()
+            "ORDER BY bm25(items_fts, 3.0, 1.0) LIMIT ?", [query, limit]).fetchall()
         return [(r[0], r[1]) for r in rows]
 
+    def document_frequency(self, term: str) -> int:
+        """How many items contain a word starting with ``term`` (0 for what FTS5 cannot parse)."""
+        match = " ".join(term.split())
+        if not match:
+            return 0
+        try:
+            return self.conn.execute("SELECT count(*) FROM items_fts WHERE items_fts MATCH ?",
+                                     [f'"{match}"*']).fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+    def fts_consistent(self) -> bool:
+        try:
+            self.conn.execute("INSERT INTO items_fts(items_fts) VALUES('integrity-check')")
+            return True
+        except sqlite3.DatabaseError:
+            return False
+
+    def rebuild_fts(self) -> None:
+        self.conn.execute("INSERT INTO items_fts(items_fts) VALUES('rebuild')")
+
+    # -- sources and decisions --------------------------------------------------------------
     def source_digests(self) -> dict[str, str]:
         """origin -> digest of the files whose items are all still stored as that ingest left them."""
-        return {r[0]: r[1] for r in self.db.execute(
+        return {r[0]: r[1] for r in self.conn.execute(
             "SELECT s.origin, s.digest FROM sources s WHERE s.items = "
             "(SELECT count(*) FROM items i WHERE i.origin = s.origin)").fetchall()}
 
     def record_sources(self, batches) -> None:
-        self.db.conn.executemany(
+        self.conn.executemany(
             "INSERT OR REPLACE INTO sources (origin, digest, items, ingested) VALUES "
             "(?, ?, (SELECT count(*) FROM items WHERE origin = ?), datetime('now'))",
             [(b.origin, b.digest, b.origin) for b in batches if b.digest and not b.unchanged])
 
     def decisions(self) -> dict[tuple[str, str], str]:
-        return {(r[0], r[1]): r[2] for r in self.db.execute("SELECT src, dst, decision FROM decisions").fetchall()}
+        return {(r[0], r[1]): r[2] for r in self.conn.execute("SELECT src, dst, decision FROM decisions").fetchall()}
 
     def decide(self, src: str, dst: str, decision: str, note: str = "") -> None:
-        self.db.execute("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, datetime('now'), ?)", [src, dst, decision, note])
+        self.conn.execute("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, datetime('now'), ?)", [src, dst, decision, note])
 
 
-def item_public(row: dict) -> dict:
-    """The stable JSON shape of an item (DESIGN.md)."""
-    return {"id": row["id"], "title": row["title"], "url": row.get("url") or "", "kind": row["kind"],
-            "source": row.get("source") or "", "topics": row.get("topics", [])}
-
-
-__all__ = ["Store", "item_public"]
+__all__ = ["Store", "PROVENANCE"]
