@@ -12,6 +12,7 @@ import sys
 import click
 
 from .config import settings
+from .corpus.model import KINDS
 from .errors import AidlgraphError
 
 
@@ -21,6 +22,10 @@ class Context:
         self.wait = wait
         self.settings = settings()
         self._lib = None
+
+    def use_library(self, path: str) -> None:
+        """A subcommand's own --library replaces the global one."""
+        self.library_path, self._lib = path, None
 
     @property
     def progress(self) -> bool:
@@ -129,7 +134,7 @@ def stats(ctx: Context, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--topic", help="Only items about this topic.")
-@click.option("--kind", type=click.Choice(["resource", "news", "post", "question", "issue"]))
+@click.option("--kind", type=click.Choice(KINDS))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_ctx
 def items(ctx: Context, topic: str | None, kind: str | None, as_json: bool) -> None:
@@ -228,7 +233,7 @@ def path(ctx: Context, query: str, known: str, depth: int | None, per_topic: int
 @click.argument("text", required=False)
 @click.option("--file", "file", type=click.Path(dir_okay=False, path_type=str), help="A draft (Markdown or text).")
 @click.option("-k", "k", type=click.IntRange(min=1, max=500), default=10, show_default=True)
-@click.option("--kind", "kinds", multiple=True, type=click.Choice(["resource", "news", "post", "question", "issue"]))
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS))
 @click.option("--before", metavar="DATE", help="Only items dated before DATE (YYYY, YYYY-MM or YYYY-MM-DD).")
 @click.option("--since", metavar="DATE", help="Only items dated DATE or later.")
 @click.option("--exclude-source", "exclude", multiple=True, metavar="S", help="Leave out items whose source contains S.")
@@ -499,7 +504,7 @@ def import_metacademy(ctx: Context, file: str, library: str | None) -> None:
     from .build.imports import import_metacademy as run
 
     if library:
-        ctx.library_path, ctx._lib = library, None
+        ctx.use_library(library)
     report = run(ctx.lib(), file, progress=True, wait=ctx.wait)
     click.echo(report.summary())
 

@@ -76,13 +76,14 @@ def stem(term: str) -> str:
     return term
 
 
-def clean_query(query: str, what: str = "the query", limit: int = MAX_QUERY) -> str:
-    """``query`` with its whitespace collapsed, or InputError when empty or too long."""
+def clean_query(query: str, what: str = "the query", limit: int = MAX_QUERY, longer: str = "") -> str:
+    """``query`` with its whitespace collapsed, or InputError when empty or too long (``longer``
+    says where a longer text can go)."""
     query = " ".join((query or "").split())
     if not query:
         raise InputError(f"{what} is empty; give a topic, a question or a text")
     if len(query) > limit:
-        raise InputError(f"{what} is {len(query)} characters long; keep it under {limit}")
+        raise InputError(f"{what} is {len(query)} characters long; keep it under {limit}" + (f" ({longer})" if longer else ""))
     return query
 
 

@@ -60,6 +60,21 @@ def mini_library(empty_library):
     return empty_library
 
 
+@pytest.fixture
+def fake_library(tmp_path):
+    """The mini fixture library on the deterministic fake embedder: no torch, no ONNX, no model."""
+    from aidlgraph.build.bootstrap import create
+    from aidlgraph.build.ingest import ingest
+    from aidlgraph.embed import FakeEmbedder
+    from aidlgraph.library import Library
+
+    fake = FakeEmbedder()
+    lib = Library.open(create(tmp_path / "fake-lib", empty=True, embedder=fake), embedder=fake)
+    ingest(lib, [FIXTURES / "mini"])
+    yield lib
+    lib.close()
+
+
 @pytest.fixture(scope="session")
 def shipped_library_path(tmp_path_factory, model):
     """The shipped corpus (data/) built once per session; tests copy it before writing."""

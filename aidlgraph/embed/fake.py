@@ -9,7 +9,7 @@ Examples
 --------
 >>> fake = FakeEmbedder(dim=64)
 >>> a, b, c = fake.encode(["cuda shared memory", "shared memory in cuda", "poker bots"])
->>> bool(a @ b > 0.9), bool(a @ c < 0.5)
+>>> bool(a @ b > 0.8), bool(a @ c < 0.3)
 (True, True)
 """
 from __future__ import annotations

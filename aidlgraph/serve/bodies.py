@@ -18,7 +18,7 @@ from typing import Any
 from ..corpus import SUFFIXES
 from ..corpus.model import KINDS
 from ..errors import InputError
-from ..text import MAX_QUERY
+from ..text import clean_query
 
 MAX_DRAFT = 200_000         # characters of a draft for POST /related (related.MAX_TEXT)
 MAX_BODY = 1_000_000        # bytes of a POST /related or /ask body (a 200k-character draft, JSON-escaped)
@@ -80,10 +80,7 @@ def text_or_json(data: bytes, content_type: str | None, field: str) -> tuple[str
 
 def check_query(q: str, what: str = "q") -> str:
     """A query parameter: not empty, not over MAX_QUERY characters (returned as given)."""
-    if not q or not q.strip():
-        raise InputError(f"{what} is empty; give a topic, a question or a text")
-    if len(q) > MAX_QUERY:
-        raise InputError(f"{what} is {len(q)} characters long; keep it under {MAX_QUERY} (POST a longer draft to /related)")
+    clean_query(q, what, longer="POST a longer draft to /related")
     return q
 
 
