@@ -146,11 +146,11 @@ def test_tags_become_fields_and_leave_title_and_text(by_title):
     assert (pmpp.free, pmpp.extra["tags"], pmpp.url) == (False, ["pdf"], "https://example.org/pmpp.pdf")
     assert pmpp.text == "The standard textbook on CUDA."
     cs231n = by_title["CS231n: Convolutional Neural Networks for Visual Recognition"]
-    assert (cs231n.free, cs231n.extra["level"], cs231n.extra["tags"]) == (True, "beginner", ["video"])
+    assert (cs231n.free, cs231n.level, cs231n.extra["tags"]) == (True, "beginner", ["video"])
     assert cs231n.text == "Stanford's course on CNNs."
     paid = by_title["Deep Learning Specialization"]
-    assert (paid.free, paid.extra["level"], paid.text) == (False, "intermediate", "")
-    assert by_title["Getting Started with Accelerated Computing in CUDA C/C++"].extra["level"] == "advanced"
+    assert (paid.free, paid.level, paid.text) == (False, "intermediate", "")
+    assert by_title["Getting Started with Accelerated Computing in CUDA C/C++"].level == "advanced"
     assert by_title["Dive into Deep Learning"].extra["tags"] == ["star"]
     assert by_title["nvprof user guide"].extra["tags"] == ["pdf"]
     assert by_title["Deep Learning"].free is None  # unknown stays unknown
@@ -193,8 +193,8 @@ def test_table_rows_with_links_are_items(by_title, batch):
     cudnn = by_title["cuDNN"]
     assert cudnn.url == "https://developer.nvidia.com/cudnn"
     assert cudnn.text == "Primitives for deep neural networks"
-    assert cudnn.extra["level"] == "intermediate"
-    assert by_title["Thrust"].extra["level"] == "beginner"
+    assert cudnn.level == "intermediate"
+    assert by_title["Thrust"].level == "beginner"
     assert "Internal tool" not in by_title
 
 

@@ -113,10 +113,10 @@ def test_resources_become_items_one_per_resource(tiny):
     assert khan.core and khan.extra["core_for"] == ["vectors"]
     assert khan.free is True and khan.authors == ["Sal Khan"] and khan.date == "2012"
     assert khan.source == "Metacademy" and khan.kind == "resource" and khan.url == "https://khan.example/la"
-    assert khan.extra["medium"] == "online lectures"
+    assert khan.medium == "lecture"
     assert 'Lecture "Vectors" <https://khan.example/la/vectors>' in khan.text and "watch from 3:20" in khan.text
     book = items["Deep Learning"]
-    assert book.free is False and book.authors == [] and book.extra["medium"] == "textbook" and book.date == ""
+    assert book.free is False and book.authors == [] and book.medium == "book" and book.date == ""
     assert items["A forum thread"].free is None  # free after signing up: unknown
     # a resource with no title of its own is named by where it points
     section = items['Section 2.1, "Inner products," pages 10-12']

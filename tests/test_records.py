@@ -47,7 +47,7 @@ def test_tsv_columns_like_tutorialbank(tmp_path):
     assert len(batch.items) == 1
     item = batch.items[0]
     assert item.topics == ["CKY Parsing"] and item.authors == ["Andreas"] and item.date == "2014"
-    assert item.extra["medium"] == "Libraries" and item.kind == "resource"
+    assert item.medium == "tool" and "medium" not in item.extra and item.kind == "resource"
     assert [t.name for t in batch.topics] == ["CKY Parsing"]  # a topic column declares its topics
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .model import Batch, Item, normalise_name
+from .model import Batch, Item, medium_of, normalise_name
 
 SKIP_HEADINGS = {
     "contents", "content", "table of contents", "table of content", "toc", "index",
@@ -466,6 +466,10 @@ class _Fields:
         elif kind == "tag" and value not in self.tags:
             self.tags.append(value)
 
+    def medium(self) -> str:
+        """The medium the first tag that names one says ("[video]" -> "video"), or ""."""
+        return next((medium_of(t) for t in self.tags if medium_of(t)), "")
+
 
 def _tag(word: str, fields: _Fields) -> bool:
     hit = TAG_WORDS.get(word.lower())
@@ -607,8 +611,6 @@ def _entry(body: str, refs: dict[str, str], source: str, topic: str, section: st
         lead = ""
     text = _trim(" - ".join(p for p in (lead, desc) if p))
     extra: dict = {}
-    if fields.level:
-        extra["level"] = fields.level
     if fields.tags:
         extra["tags"] = fields.tags
     if et_al or more_et_al:
@@ -621,6 +623,7 @@ def _entry(body: str, refs: dict[str, str], source: str, topic: str, section: st
     return Item(
         title=title, kind="resource", url=first.url.strip(), text=text, source=source,
         date=date, authors=authors, topics=[topic] if topic else [], free=fields.free, extra=extra,
+        level=fields.level, medium=fields.medium(),
     )
 
 
@@ -636,7 +639,7 @@ def _table_items(rows: list[list[str]], refs: dict[str, str], source: str, topic
         item = _entry(row[cell_no], refs, source, topic, section)
         if item is None:
             continue
-        fields = _Fields(free=item.free, level=item.extra.get("level", ""), tags=item.extra.get("tags", []))
+        fields = _Fields(free=item.free, level=item.level, tags=item.extra.get("tags", []))
         texts = [item.text] if item.text else []
         for n, cell in enumerate(row):
             if n == cell_no:
@@ -654,9 +657,7 @@ def _table_items(rows: list[list[str]], refs: dict[str, str], source: str, topic
             else:
                 texts.append(value)
         item.text = "; ".join(texts)
-        item.free = fields.free
-        if fields.level:
-            item.extra["level"] = fields.level
+        item.free, item.level, item.medium = fields.free, fields.level, item.medium or fields.medium()
         if fields.tags:
             item.extra["tags"] = fields.tags
         items.append(item)

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..text import normalise_name
 from . import read_text
-from .model import Batch, Item, Prereq, Topic
+from .model import Batch, Item, Prereq, Topic, medium_of
 
 SOURCE = "Metacademy"
 FREE = {"free": True, "paid": False}  # "reg" (free after signing up) stays unknown
@@ -170,7 +170,8 @@ def _item(f: dict, rid: str, uses: list[tuple[Topic, bool, list[str]]]) -> Item 
         date=str(year) if year else "", authors=_pylist(f.get("authors")),
         topics=[t.name for t, _, _ in uses], free=FREE.get(f.get("access") or ""),
         core=any(core for _, core, _ in uses),
-        extra={"medium": (f.get("resource_type") or "").strip().lower(), "access": f.get("access") or "",
+        medium=medium_of(f.get("resource_type")),
+        extra={"access": f.get("access") or "",
                "core_for": sorted(t.id for t, core, _ in uses if core), "metacademy_id": rid},
     )
 

@@ -9,6 +9,61 @@ from ..text import normalise_name, slugify
 
 KINDS = ("resource", "news", "post", "question", "issue")
 
+# What a resource is, for a learner: the medium decides how it is read, how long it takes and
+# where in a path it suits (introductions and courses before manuals and papers).
+MEDIA = ("tutorial", "course", "lecture", "video", "article", "book", "manual", "paper", "list", "news",
+         "dataset", "tool", "person", "podcast", "code")
+LEVELS = ("beginner", "intermediate", "advanced")
+_MEDIUM_WORDS = {
+    "tutorial": "tutorial", "tutorials": "tutorial", "guide": "tutorial", "guides": "tutorial",
+    "walkthrough": "tutorial", "how-to": "tutorial", "howto": "tutorial", "introduction": "tutorial",
+    "course": "course", "courses": "course", "mooc": "course", "moocs": "course", "online course": "course",
+    "online courses": "course", "class": "course", "classes": "course", "specialization": "course",
+    "lecture": "lecture", "lectures": "lecture", "lecture notes": "lecture", "slides": "lecture",
+    "video": "video", "videos": "video", "youtube": "video", "talk": "video", "talks": "video",
+    "screencast": "video", "video lectures": "video",
+    "article": "article", "articles": "article", "blog": "article", "blogs": "article", "blog post": "article",
+    "blog posts": "article", "essay": "article", "essays": "article", "write-up": "article", "writeup": "article",
+    "book": "book", "books": "book", "textbook": "book", "textbooks": "book", "ebook": "book", "ebooks": "book",
+    "manual": "manual", "manuals": "manual", "documentation": "manual", "docs": "manual", "reference": "manual",
+    "specification": "manual", "programming guide": "manual",
+    "paper": "paper", "papers": "paper", "scientific papers": "paper", "research papers": "paper",
+    "research paper": "paper", "publications": "paper", "preprint": "paper", "arxiv": "paper",
+    "list": "list", "lists": "list", "curated list": "list", "curated lists": "list", "awesome list": "list",
+    "awesome lists": "list", "reading list": "list", "reading lists": "list",
+    "dataset": "dataset", "datasets": "dataset", "data sets": "dataset",
+    "tool": "tool", "tools": "tool", "library": "tool", "libraries": "tool", "framework": "tool",
+    "frameworks": "tool", "software": "tool",
+    "person": "person", "people": "person", "researchers": "person", "researcher": "person",
+    "podcast": "podcast", "podcasts": "podcast", "news": "news",
+    "code": "code", "repository": "code", "repositories": "code", "implementations": "code",
+    "notebook": "code", "notebooks": "code",
+    # the spellings of Metacademy's resource_type and TutorialBank's medium columns
+    "online textbook": "book", "reference book": "book", "monograph": "book", "online lecture": "lecture",
+    "online lectures": "lecture", "video lecture": "lecture", "lecture videos": "lecture", "lecture slide": "lecture",
+    "presentation slides": "lecture", "tutorial paper": "tutorial", "online tutorial": "tutorial",
+    "video tutorials": "video", "tutorial video": "video", "youtube videos": "video", "survey paper": "paper",
+    "review paper": "paper", "surveys": "paper", "thesis": "paper", "technical report": "paper",
+    "corpora": "dataset", "corpus": "dataset",
+}
+_LEVEL_WORDS = {"beginner": "beginner", "beginners": "beginner", "novice": "beginner", "introductory": "beginner",
+                "basic": "beginner", "easy": "beginner", "intermediate": "intermediate", "advanced": "advanced",
+                "expert": "advanced", "hard": "advanced"}
+
+
+def medium_of(text) -> str:
+    """The medium a word or heading names ("Scientific Papers" -> "paper"), or "".
+
+    >>> medium_of("Scientific Papers"), medium_of("Curated Lists"), medium_of("Segmentation")
+    ('paper', 'list', '')
+    """
+    return _MEDIUM_WORDS.get(normalise_name(str(text or "")).replace(" and ", " "), "")
+
+
+def level_of(text) -> str:
+    """The level a word names ("Beginners" -> "beginner"), or ""."""
+    return _LEVEL_WORDS.get(normalise_name(str(text or "")), "")
+
 
 def embed_text(title: str, text: str | None) -> str:
     """What the model reads for an item: its title first, then its text. The one definition, for
@@ -42,7 +97,9 @@ class Item:
     free: bool | None = None
     core: bool = False
     minutes: float | None = None
-    extra: dict = field(default_factory=dict)  # loader-specific fields (tags, level, venue, ...)
+    medium: str = ""  # one of MEDIA, or "" when the source does not say
+    level: str = ""   # one of LEVELS, or "" when the source does not say
+    extra: dict = field(default_factory=dict)  # loader-specific fields (tags, venue, ...)
 
     @property
     def id(self) -> str:

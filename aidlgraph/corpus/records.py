@@ -3,7 +3,7 @@
 A YAML/JSON file holds a list of items, or a mapping with ``items`` (and an optional ``source``
 label for all of them) and/or ``topics`` (the curated topic graph, as in ``data/topics.yaml``).
 Column and key names are matched loosely (``title``/``name``, ``topic``/``topic_name``/``topics``,
-``author``/``authors``, ``year``/``date``, ``medium``/``kind``, ``summary``/``description``/``text``).
+``author``/``authors``, ``year``/``date``, ``medium``/``type``, ``level``, ``summary``/``description``/``text``).
 """
 from __future__ import annotations
 
@@ -15,16 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .model import KINDS, Batch, Item, Prereq, Topic
+from .model import KINDS, Batch, Item, Prereq, Topic, level_of, medium_of
 
 TITLE_KEYS = ("title", "name", "resource", "label")
 URL_KEYS = ("url", "link", "href", "uri")
 TOPIC_KEYS = ("topics", "topic", "topic_name", "topic_names", "concept", "concepts", "category")
 AUTHOR_KEYS = ("authors", "author", "by", "creator", "instructor")
 DATE_KEYS = ("date", "published", "year")
-KIND_KEYS = ("kind", "medium", "type", "resource_type")
+KIND_KEYS = ("kind",)
+MEDIUM_KEYS = ("medium", "type", "resource_type", "format")
+LEVEL_KEYS = ("level", "difficulty")
 TEXT_KEYS = ("text", "summary", "description", "abstract", "body", "content", "notes")
-KNOWN = set(TITLE_KEYS + URL_KEYS + TOPIC_KEYS + AUTHOR_KEYS + DATE_KEYS + KIND_KEYS + TEXT_KEYS) | {
+KNOWN = set(TITLE_KEYS + URL_KEYS + TOPIC_KEYS + AUTHOR_KEYS + DATE_KEYS + KIND_KEYS + MEDIUM_KEYS + LEVEL_KEYS
+            + TEXT_KEYS) | {
     "source", "series", "position", "free", "core", "minutes", "access", "id",
 }
 MAX_DEPTH = 64  # items are flat records; deeper values only crash later steps (hashing, JSON)
@@ -202,11 +205,16 @@ def _from_rows(rows: list, origin: str, declare_topics: bool, source: str = "") 
                 continue
             raise InputError(f"{name}: item {n} has neither a title nor a url; give it a title")
         topics = _list(_first_raw(row, TOPIC_KEYS))
-        kind_raw = _first(row, KIND_KEYS)
-        kind = kind_raw.lower() if kind_raw.lower() in KINDS else "resource"
+        # `kind` is what an item is to the archive (resource, news, ...); `medium` what a resource
+        # is to a learner (course, paper, ...). Sources that say "kind: paper" mean the medium.
+        kind_raw, medium_raw = _first(row, KIND_KEYS), _first(row, MEDIUM_KEYS)
+        kind = kind_raw.lower() if kind_raw.lower() in KINDS else ("" if kind_raw else "resource")
+        if not kind:
+            kind, medium_raw = "resource", medium_raw or kind_raw
         extra = {k: v for k, v in row.items() if k not in KNOWN and v not in (None, "")}
-        if kind_raw and kind_raw.lower() not in KINDS:
-            extra["medium"] = kind_raw
+        medium = medium_of(medium_raw)
+        if medium_raw and not medium:
+            extra["medium"] = medium_raw  # a medium we have no word for: kept as the source said it
         free = row.get("free")
         access = _text(row.get("access")).lower()
         if isinstance(free, str):
@@ -227,6 +235,7 @@ def _from_rows(rows: list, origin: str, declare_topics: bool, source: str = "") 
             free=free if isinstance(free, bool) else None,
             core=bool(row.get("core")) if not isinstance(row.get("core"), str) else row["core"].lower() in ("true", "yes", "1"),
             minutes=_number(row.get("minutes"), f"{name}: item {n} minutes"),
+            medium=medium, level=level_of(_first(row, LEVEL_KEYS)),
             extra=extra,
         )
         batch.items.append(item)

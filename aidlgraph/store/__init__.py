@@ -288,7 +288,8 @@ class Store:
             "source": item.source, "origin": origin, "date": item.date, "authors": json.dumps(item.authors),
             "series": item.series, "position": item.position,
             "free": None if item.free is None else int(item.free), "core": int(item.core),
-            "minutes": item.minutes, "extra": json.dumps(item.extra, default=str),
+            "minutes": item.minutes, "medium": item.medium, "level": item.level,
+            "extra": json.dumps(item.extra, default=str),
             "content_hash": content_hash or item.content_hash,
         }
         if num is None:

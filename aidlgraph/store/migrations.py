@@ -104,3 +104,11 @@ def m005_sources(db: sqlite_utils.Database) -> None:
     # The digest of each ingested file and how many items it gave, so an unchanged file is
     # not even parsed when it is ingested again.
     db["sources"].create({"origin": str, "digest": str, "items": int, "ingested": str}, pk="origin")
+
+
+@migration
+def m006_medium_and_level(db: sqlite_utils.Database) -> None:
+    # What a resource is (article, course, paper, ...) and for whom (beginner, advanced): what a
+    # learner's path orders its readings by.
+    db.execute("ALTER TABLE items ADD COLUMN medium TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE items ADD COLUMN level TEXT NOT NULL DEFAULT ''")
