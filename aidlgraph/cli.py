@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from .config import settings
+from .config import PER_TOPIC, settings
 from .corpus.model import KINDS
 from .errors import AidlgraphError
 
@@ -204,20 +204,31 @@ def topics(ctx: Context, as_json: bool) -> None:
 @click.argument("query")
 @click.option("--known", default="", metavar="T1,T2", help="Topics you already know (comma-separated).")
 @click.option("--depth", type=click.IntRange(min=0), help="How many prerequisite hops back to go.")
-@click.option("--per-topic", type=click.IntRange(min=1, max=20), default=2, show_default=True,
-              help="Items per topic.")
+@click.option("--per-topic", type=click.IntRange(min=1, max=20), default=PER_TOPIC, show_default=True,
+              help="Readings at the target (one fewer, at least one, at each earlier step).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "mermaid"]), default="text")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @pass_ctx
 def path(ctx: Context, query: str, known: str, depth: int | None, per_topic: int, fmt: str, as_json: bool) -> None:
-    """An ordered reading path to QUERY: prerequisites first, best items per step, and why."""
+    """An ordered reading path to QUERY: prerequisites first, the reading for each step, and why.
+
+    When QUERY names no topic the library has, or could name several, it says so (with the
+    closest topics and items) and exits 1."""
     from . import views
+    from .errors import UnknownTopicError
     from .query.path import reading_path
 
     lib = ctx.lib()
-    result = reading_path(lib, query, known=[k for k in known.split(",") if k.strip()], depth=depth,
-                          per_topic=per_topic)
     fmt = "json" if as_json else fmt
+    try:
+        result = reading_path(lib, query, known=[k for k in known.split(",") if k.strip()], depth=depth,
+                              per_topic=per_topic)
+    except UnknownTopicError as exc:
+        if fmt == "json":
+            emit_json(views.unresolved_json(query, exc))
+        else:
+            click.echo(views.unresolved_text(query, exc), err=True)
+        sys.exit(1)
     if fmt == "json":
         emit_json(views.path_json(result))
     elif fmt == "markdown":

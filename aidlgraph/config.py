@@ -34,6 +34,7 @@ VARIABLES = ("HOME", "DATA", "MODEL", "CACHE", "ONNX", "BACKEND", "TOKEN", "INGE
              "ALLOWED_HOSTS", "PROGRESS", "DEBUG")
 BACKENDS = ("auto", "onnx", "torch")
 RESPONSE_CACHE = 1024
+PER_TOPIC = 3  # readings at a path's target (one fewer at each earlier step): CLI and server alike
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,17 @@ class InputError(AidlgraphError):
 
 
 class UnknownTopicError(AidlgraphError):
-    """A topic named by an item or a query that the library does not have."""
+    """A topic named by an item or a query that the library does not have. ``suggestions`` are
+    the closest topics' names; ``related`` may hold the items closest to the query."""
 
-    def __init__(self, message: str, suggestions: list[str] | None = None):
+    def __init__(self, message: str, suggestions: list[str] | None = None, related: list[dict] | None = None):
         super().__init__(message)
         self.suggestions = suggestions or []
+        self.related = related or []
+
+
+class AmbiguousTopicError(UnknownTopicError):
+    """A query that could name two or three topics: "did you mean ...?" (``suggestions``)."""
 
 
 class CycleError(AidlgraphError):

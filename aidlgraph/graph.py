@@ -58,13 +58,29 @@ def require_acyclic(g: nx.DiGraph) -> None:
         raise CycleError([g.nodes[n].get("name", n) for n in cycle])
 
 
+def known_closure(g: nx.DiGraph, known: Iterable[str]) -> set[str]:
+    """What a learner knows, with what that rests on: knowing a topic means knowing its
+    prerequisites (as Metacademy's learning plans count it).
+
+    Examples
+    --------
+    >>> g = nx.DiGraph([("algebra", "calculus"), ("calculus", "backprop"), ("python", "backprop")])
+    >>> sorted(known_closure(g, ["calculus"]))
+    ['algebra', 'calculus']
+    """
+    out = {k for k in known if k in g}
+    for k in list(out):
+        out |= nx.ancestors(g, k)
+    return out
+
+
 def plan(g: nx.DiGraph, target: str, known: Iterable[str] = (), depth: int | None = None) -> list[str]:
     """Topics to learn for ``target``, each right after its own prerequisites, target last.
 
     Depth-first from the target through its prerequisites, emitting a topic once all its
-    prerequisites are emitted (Metacademy's learning-plan order). ``known`` topics are left out,
-    and so is whatever lies only behind them; ``depth`` caps how many prerequisite hops back the
-    plan reaches.
+    prerequisites are emitted (Metacademy's learning-plan order). ``known`` topics and everything
+    they rest on are left out (the target itself always stays: knowing it, the plan is just it);
+    ``depth`` caps how many prerequisite hops back the plan reaches.
 
     Examples
     --------
@@ -73,12 +89,14 @@ def plan(g: nx.DiGraph, target: str, known: Iterable[str] = (), depth: int | Non
     ['algebra', 'calculus', 'python', 'backprop']
     >>> plan(g, "backprop", known=["calculus"])
     ['python', 'backprop']
+    >>> plan(g, "backprop", known=["backprop"])
+    ['backprop']
     """
     if target not in g:
         raise AidlgraphError(f"unknown topic {target!r}")
-    known = set(known) - {target}
-    # What the plan may reach: prerequisites not behind known topics, within ``depth`` hops
-    # counted along the shortest way back (not along the depth-first walk).
+    known = known_closure(g, known) - {target}
+    # What the plan may reach: prerequisites not known, within ``depth`` hops counted along the
+    # shortest way back (not along the depth-first walk).
     reachable = nx.restricted_view(g.reverse(copy=False), list(known), [])
     allowed = set(nx.single_source_shortest_path_length(reachable, target, cutoff=depth))
     order: list[str] = []

@@ -21,9 +21,22 @@ def dumps(data: Any, indent: int | None = None) -> str:
 # -- the three questions -------------------------------------------------------------------------
 def path_json(result) -> dict:
     """``aidlgraph path Q --json``."""
-    return {"query": result.query, "topic": result.topic, "resolved": result.resolution,
-            "minutes": round(result.minutes), "topics": result.topics,
+    low, high = result.minutes_range
+    return {"query": result.query, "topic": result.topic, "topic_id": result.topic_id, "resolved": result.resolution,
+            "confidence": round(result.confidence, 4), "level": result.level,
+            "minutes": round(result.minutes), "minutes_low": round(low), "minutes_high": round(high),
+            "topics": result.topics, "known": result.skipped_known, "ignored_known": result.ignored_known,
             "steps": [asdict(s) for s in result.steps]}
+
+
+def unresolved_json(query: str, exc) -> dict:
+    """``aidlgraph path Q --json`` when Q names no topic (or could name several): no path, the
+    closest topics (``candidates``) and, when it names none, the items nearest the query."""
+    from .errors import AmbiguousTopicError
+
+    return {"query": query, "topic": None, "error": str(exc),
+            "ambiguous": isinstance(exc, AmbiguousTopicError), "candidates": list(exc.suggestions),
+            "related": list(exc.related), "steps": []}
 
 
 def related_json(result: dict) -> dict:
@@ -91,44 +104,93 @@ def ingest_json(report, generation: str | None = None) -> dict:
 
 # -- text renderings -----------------------------------------------------------------------------
 def duration_text(minutes: float) -> str:
-    """``45 min``, ``1.5 h``."""
+    """``45 min``, ``1.5 h``, ``2 h``, ``30 h``."""
     if minutes < 60:
         return f"{minutes:.0f} min"
-    return f"{minutes / 60:.1f} h"
+    return f"{_hours(minutes)} h"
+
+
+def _hours(minutes: float) -> str:
+    hours = minutes / 60
+    return f"{hours:.0f}" if hours >= 10 or abs(hours - round(hours)) < 0.05 else f"{hours:.1f}"
+
+
+def range_text(low: float, high: float) -> str:
+    """A time range in the unit of its larger end: ``10-25 min``, ``1-2 h``, ``30 min-1.5 h``.
+
+    >>> range_text(20, 60), range_text(60, 120), range_text(30, 90), range_text(600, 3000)
+    ('20-60 min', '1-2 h', '30 min-1.5 h', '10-50 h')
+    """
+    if round(low) == round(high):
+        return duration_text(low)
+    if high <= 60:
+        return f"{low:.0f}-{high:.0f} min"
+    if low >= 60:
+        return f"{_hours(low)}-{_hours(high)} h"
+    return f"{duration_text(low)}-{duration_text(high)}"
 
 
 def path_text(p) -> str:
     lines = [p.resolution, f"Reading path to {p.topic}: {len(p.topics)} topics, {len(p.steps)} steps, "
-             f"about {duration_text(p.minutes)} (estimate)"]
+             f"{time_summary(p)}"]
     if p.skipped_known:
         lines.append(f"skipping what you know: {', '.join(p.skipped_known)}")
+    if p.ignored_known:
+        lines.append(f"not in the library, so not counted as known: {', '.join(p.ignored_known)}")
     current = None
     for s in p.steps:
         if s.topic != current:
             lines.append("")
             lines.append(f"## {s.topic}")
             current = s.topic
-        tag = "" if s.kind == "topic" else f" [{s.kind}]"
-        extras = []
+        what = [s.medium or s.kind] if s.kind != "topic" else []
+        if s.level:
+            what.append(s.level)
         if s.free is False:
-            extras.append("paid")
-        extras.append(("~" if s.estimated else "") + duration_text(s.minutes))
-        lines.append(f"{s.position:>3}. {s.title}{tag} ({', '.join(extras)})")
+            what.append("paid")
+        if s.minutes_high:
+            what.append(("~" if s.estimated else "") + range_text(s.minutes_low, s.minutes_high))
+        lines.append(f"{s.position:>3}. {s.title}" + (f" ({', '.join(what)})" if what else ""))
         if s.url:
             lines.append(f"     {s.url}")
-        if s.kind == "topic" and s.text:
-            lines.append(f"     {s.text}")
+        if s.kind == "topic":
+            lines.append(f"     {s.note}" + (f": {s.text}" if s.text else ""))
         lines.append(f"     why: {s.reason}")
+    return "\n".join(lines)
+
+
+def time_summary(p) -> str:
+    """"about 3-6 h of reading, plus 2 topics to learn elsewhere"."""
+    low, high = p.minutes_range
+    bare = sum(1 for s in p.steps if s.kind == "topic" and not s.minutes_high)
+    text = f"about {range_text(low, high)} of reading" if high else "no reading in the library yet"
+    if bare and high:
+        text += f", plus {bare} topic{'s' if bare > 1 else ''} with no reading in the library"
+    return text
+
+
+def unresolved_text(query: str, exc) -> str:
+    """What a learner reads when a query names no topic, or could name several."""
+    from .errors import AmbiguousTopicError
+
+    if isinstance(exc, AmbiguousTopicError):
+        return "Did you mean: " + "; ".join(f'aidlgraph path "{n}"' for n in exc.suggestions) + "?"
+    lines = [f'The library has no topic for "{query}".']
+    if exc.suggestions:
+        lines.append("Closest topics: " + ", ".join(exc.suggestions))
+    if exc.related:
+        lines.append("Closest items:")
+        lines += [f"  - {r['title']}" + (f" <{r['url']}>" if r.get("url") else "") for r in exc.related]
     return "\n".join(lines)
 
 
 def path_markdown(p) -> str:
     lines = [f"### Reading path: {p.topic}", "",
-             f"*{len(p.topics)} topics, about {duration_text(p.minutes)} of reading (estimate).*", ""]
+             f"*{len(p.topics)} topics, {time_summary(p)} (estimate).*", ""]
     for s in p.steps:
         title = f"[{s.title}]({s.url})" if s.url else s.title
         if s.kind == "topic":
-            title = f"**{s.title}** (topic)" + (f": {s.text}" if s.text else "")
+            title = f"**{s.title}** (topic; {s.note})" + (f": {s.text}" if s.text else "")
         lines.append(f"{s.position}. {title} — {s.topic}. _{s.reason}_")
     return "\n".join(lines)
 

@@ -77,6 +77,11 @@ def test_healthz(client, shared_library):
     assert body["library"] == str(shared_library.path)
 
 
+def test_unknown_known_topics_are_ignored_with_a_note(client):
+    body = client.get("/path?q=cuda&known=zzqx+vvbn+wwk").json()
+    assert body["topic"] == "cuda basics" and body["ignored_known"] == ["zzqx vvbn wwk"] and body["known"] == []
+
+
 def test_path_is_the_cli_json(client, shared_library):
     r = client.get("/path", params={"q": "unified memory", "known": "c programming", "per_topic": 1})
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
@@ -151,7 +156,6 @@ BAD = [
     ("get", "/path?q=cuda&depth=-1", {}, 422),
     ("get", "/path?q=cuda&depth=deep", {}, 422),
     ("get", "/path?q=zzqx+vvbn+wwk", {}, 404),                        # unknown topic
-    ("get", "/path?q=cuda&known=zzqx+vvbn+wwk", {}, 404),             # unknown known topic
     ("get", "/path?q=cuda&known=" + ",".join(["cuda"] * 51), {}, 400),
     ("get", "/path?q=%ff%fe", {}, 404),                               # not UTF-8: decoded with replacement
     ("get", "/related?q=", {}, 400),

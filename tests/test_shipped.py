@@ -71,3 +71,90 @@ def test_a_new_reading_list_joins_the_path(shipped_library, tmp_path):
     assert report.new == 1
     p = reading_path(shipped_library, "semantic segmentation", per_topic=4)
     assert any("Fully Convolutional Networks" in s.title for s in p.steps), [s.title for s in p.steps]
+
+
+# -- paths a teacher would sign (issue 12) ------------------------------------------------------
+import pytest  # noqa: E402
+
+from aidlgraph.errors import UnknownTopicError  # noqa: E402
+
+
+@pytest.mark.parametrize("query, topic", [
+    ("how do I learn resnets", "residual networks"),
+    ("learn resnet", "residual networks"),
+    ("I wanna get into GPU programming, total noob", "cuda basics"),
+    ("reccurent nets", "recurrent neural networks"),
+    ("fp16 training", "mixed precision training"),
+    ("teach me residual nets", "residual networks"),
+])
+def test_casual_and_misspelled_queries_land_on_the_right_topic(shipped_library, query, topic):
+    assert reading_path(shipped_library, query).topic == topic
+
+
+def test_a_topic_the_library_lacks_is_said_plainly_with_the_nearest_items(shipped_library):
+    with pytest.raises(UnknownTopicError) as err:
+        reading_path(shipped_library, "quantum chemistry simulations")
+    assert len(err.value.suggestions) == 3 and len(err.value.related) == 5
+
+
+def test_knowing_a_topic_counts_what_it_rests_on(shipped_library):
+    p = reading_path(shipped_library, "semantic segmentation", known=["convolutional neural networks"])
+    for foundation in ("linear algebra", "probability", "machine learning basics", "loss functions", "backpropagation"):
+        assert foundation not in p.topics and foundation in p.skipped_known
+    assert p.topics[-1] == "semantic segmentation" and "transfer learning" in p.topics
+
+
+def test_a_known_target_is_its_own_one_topic_path_and_unknown_names_are_reported(shipped_library):
+    p = reading_path(shipped_library, "resnet", known=["residual networks", "transformers"])
+    assert p.topics == ["residual networks"] and p.steps and all(s.topic == "residual networks" for s in p.steps)
+    assert p.ignored_known == ["transformers"]
+
+
+def every_path(lib):
+    for topic in lib.store.topics():
+        yield reading_path(lib, topic["name"])
+
+
+def test_no_step_is_filled_with_news_or_a_research_paper_on_the_way(shipped_library):
+    for p in every_path(shipped_library):
+        for s in p.steps:
+            assert s.kind != "news", (p.topic, s.title)
+            if s.topic_id != p.topic_id:
+                assert s.medium != "paper" or s.core, (p.topic, s.topic, s.title)
+                assert s.kind != "issue"
+
+
+def test_a_step_with_nothing_good_says_so(shipped_library):
+    p = reading_path(shipped_library, "GANs")
+    target = [s for s in p.steps if s.topic_id == p.topic_id]
+    assert len(target) == 1 and target[0].kind == "topic" and target[0].note == "no reading in the library yet"
+    assert target[0].text  # the topic's own description instead
+
+
+def test_introductions_before_the_manual_for_a_beginner(shipped_library):
+    p = reading_path(shipped_library, "cuda for beginners")
+    titles = [s.title for s in p.steps]
+    assert p.topic == "cuda basics" and p.level == "beginner"
+    assert "An Easy Introduction to CUDA C and C++" in titles
+    assert "CUDA C Programming Guide" not in titles[:titles.index("An Easy Introduction to CUDA C and C++")]
+
+
+def test_an_item_is_read_at_the_step_it_teaches_best(shipped_library):
+    p = reading_path(shipped_library, "speed up my cuda kernels", known=["c programming", "cuda basics"])
+    steps = {s.title: s.topic for s in p.steps}
+    assert steps["How to Implement Performance Metrics in CUDA C/C++"] == "cuda performance measurement"
+    assert not any(s.kind == "topic" and s.topic == "cuda performance measurement" for s in p.steps)
+
+
+def test_the_target_step_leads_with_the_seminal_paper(shipped_library):
+    p = reading_path(shipped_library, "residual networks")
+    target = [s for s in p.steps if s.topic_id == p.topic_id]
+    assert len(target) == 3 and target[0].title.startswith("Deep Residual Learning") and target[0].seminal
+
+
+def test_time_follows_the_medium(shipped_library):
+    p = reading_path(shipped_library, "cuda performance tuning")
+    by_title = {s.title: s for s in p.steps}
+    manual = next(s for s in p.steps if s.medium == "manual")
+    article = by_title["How to Implement Performance Metrics in CUDA C/C++"]
+    assert manual.minutes_low >= 120 and article.minutes_high <= 60 and manual.minutes_high > article.minutes_high

@@ -268,7 +268,7 @@ def test_suggest_accept_reject_cli(mini_library):
     # the same topic twice, or an unknown one: one line, exit 1
     assert invoke("accept", "cuda", "cuda basics").exit_code == 1
     unknown = invoke("reject", "medieval tapestry weaving", "cuda basics")
-    assert unknown.exit_code == 1 and "no topic close to" in unknown.output
+    assert unknown.exit_code == 1 and "the library has no topic for" in unknown.output
 
 
 def test_many_candidates_keep_the_most_similar_pairs_both_ways(monkeypatch):

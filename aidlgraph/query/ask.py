@@ -35,6 +35,7 @@ from ..config import settings
 from ..library import Library
 from ..text import clean_query, fts_query, normalise_name, terms
 from ..text import stem as light_stem
+from .spelling import spell_fixed
 
 # Used only when data/ask_thresholds.json is missing (e.g. AIDLGRAPH_DATA points elsewhere): the
 # numbers bench/faq.py last chose for the shipped corpus.
@@ -133,7 +134,7 @@ def gather(lib: Library, question: str) -> Evidence:
     """Score every candidate answer for ``question`` (see the module docstring)."""
     question = clean_query(question)
     vector = lib.embed_query(question)
-    words = spell_fixed(lib, question)  # for the word-level signals; the embedding takes typos as they are
+    words = spell_fixed(lib, question, keep=GENERIC)  # for the word-level signals; the embedding takes typos as they are
     weights = _term_weights(lib, words)
     topics = {t["id"]: t for t in lib.store.topics()}
     topic_ids, topic_matrix = lib.topic_vectors()
@@ -214,40 +215,6 @@ def _term_weights(lib: Library, question: str) -> dict[str, float]:
         df = _document_frequency(lib, stem)
         weights[stem] = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
     return weights
-
-
-def vocabulary(lib: Library) -> set[str]:
-    """Words of the library's topic names, aliases, descriptions and item titles (until the library
-    changes): what a misspelt word is corrected to."""
-    def compute() -> set[str]:
-        texts = [" ".join([t["name"], *t["aliases"], t.get("description") or ""]) for t in lib.store.topics()]
-        texts += lib.store.item_titles()
-        return {w for text in texts for w in re.findall(r"[a-z][a-z0-9]+", text.lower())}
-
-    return lib.derived("ask.vocabulary", compute)
-
-
-def spell_fixed(lib: Library, question: str) -> str:
-    """``question`` with each long word the library has never seen replaced by the library's
-    closest word, when one is very close ("segmantation" -> "segmentation"); others unchanged."""
-    import difflib
-
-    vocab = vocabulary(lib)
-    words = None
-
-    def fix(m: re.Match) -> str:
-        nonlocal words
-        word = m.group(0)
-        low = word.lower()
-        if len(low) < 6 or low in GENERIC or {low, light_stem(low), low + "s", low + "es"} & vocab:
-            return word
-        if _document_frequency(lib, low):
-            return word
-        words = words if words is not None else sorted(w for w in vocab if len(w) >= 5)
-        close = difflib.get_close_matches(low, words, n=1, cutoff=0.85)
-        return close[0] if close else word
-
-    return re.sub(r"[A-Za-z][A-Za-z0-9]+", fix, question)
 
 
 def _document_frequency(lib: Library, term: str) -> int:
@@ -423,11 +390,10 @@ def topic_readings(lib: Library, tid: str | None) -> tuple[list[dict], list[dict
     cache = lib.derived("ask.readings", dict)
     if tid not in cache:
         from .. import graph as graphs
-        from .path import best_items
+        from .path import choose_readings
 
         order = graphs.plan(lib.graph, tid, depth=1)
-        picks = {t: [item for item, _ in chosen if item["kind"] != "issue"]
-                 for t, chosen in best_items(lib, order, per_topic=4).items()}
+        picks = {t: [p.item for p in chosen] for t, chosen in choose_readings(lib, order, tid, per_topic=4).items()}
         own = picks.get(tid, [])[:3]
         before = [picks[t][0] for t in order[:-1] if picks.get(t)] if own else []
         cache[tid] = (before, own)

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..learn import Scorer, fit_logistic
+
 
 if TYPE_CHECKING:
     from ..library import Library
@@ -332,73 +334,11 @@ def pair_features(data: TopicData, edges: np.ndarray, src: np.ndarray, dst: np.n
 
 
 # -- the model --------------------------------------------------------------------------------
-@dataclass
-class Scorer:
-    """A logistic model over ``FEATURES`` (standardised by ``mean`` and ``scale``)."""
-
-    coef: np.ndarray
-    intercept: float
-    mean: np.ndarray
-    scale: np.ndarray
-    trained: bool = True
-
-    def contributions(self, X: np.ndarray) -> np.ndarray:
-        """Each feature's share of the log-odds, row by row."""
-        return ((X - self.mean) / self.scale) * self.coef
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """The probability that each row is a prerequisite edge (classes weighted equally)."""
-        z = self.contributions(X).sum(axis=1) + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-
-
 def default_scorer() -> Scorer:
     """Fixed weights (``DEFAULT_WEIGHTS``) for graphs with too few edges to learn from."""
     coef = np.array([DEFAULT_WEIGHTS.get(f, 0.0) for f in FEATURES])
     centre = np.array([DEFAULT_CENTRE.get(f, 0.0) for f in FEATURES])
     return Scorer(coef, DEFAULT_WEIGHTS["bias"], centre, np.ones(len(FEATURES)), trained=False)
-
-
-def fit_logistic(X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, l2: float = 1.0,
-                 iterations: int = 50) -> Scorer:
-    """L2-regularised logistic regression by Newton's method on standardised features.
-
-    Parameters
-    ----------
-    X : array of shape (m, k)
-    y : array of 0/1 labels
-    weight : per-row weights (default: classes weighted to count equally)
-    l2 : ridge penalty on the (standardised) coefficients, not on the intercept
-
-    Examples
-    --------
-    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
-    >>> model = fit_logistic(X, np.array([0, 0, 1, 1]), l2=0.1)
-    >>> (model.predict(X) > 0.5).astype(int).tolist()
-    [0, 0, 1, 1]
-    """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if weight is None:
-        pos = max(y.sum(), 1.0)
-        neg = max(len(y) - y.sum(), 1.0)
-        weight = np.where(y > 0, 0.5 / pos, 0.5 / neg) * len(y)
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0)
-    scale[scale < 1e-9] = 1.0  # a constant feature (no text, say) gets no say
-    Z = np.column_stack([np.ones(len(X)), (X - mean) / scale])
-    beta = np.zeros(Z.shape[1])
-    penalty = np.full(Z.shape[1], l2)
-    penalty[0] = 0.0
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-np.clip(Z @ beta, -30, 30)))
-        grad = Z.T @ (weight * (p - y)) + penalty * beta
-        hess = (Z * (weight * p * (1 - p))[:, None]).T @ Z + np.diag(penalty + 1e-9)
-        delta = np.linalg.solve(hess, grad)
-        beta -= delta
-        if np.abs(delta).max() < 1e-7:
-            break
-    return Scorer(beta[1:], float(beta[0]), mean, scale)
 
 
 def training_rows(data: TopicData, positives: np.ndarray, negatives: np.ndarray, folds: int = 10,

@@ -47,7 +47,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ..config import settings
+from ..config import PER_TOPIC, settings
 from ..errors import AidlgraphError, CycleError, InputError, LibraryError, NotFoundError, UnknownTopicError
 from ..service import LibraryService
 from ..text import MAX_QUERY
@@ -227,10 +227,13 @@ def read_routes(service: LibraryService):
     def get_path(q: str = Query(..., description="A topic name, alias or description."),
                  known: list[str] = Query([], description="Topics you already know (comma-separated or repeated)."),
                  depth: int | None = Query(None, ge=0, description="Prerequisite hops back."),
-                 per_topic: int = Query(2, ge=1, le=20, description="Items per topic.")):
+                 per_topic: int = Query(PER_TOPIC, ge=1, le=20, description="Readings at the target (one fewer at each earlier step).")):
         bodies.check_query(q)
         known = bodies.split_known(known)
-        return reply(service.json(("path", q, tuple(known), depth, per_topic), path_view, q, known, depth, per_topic))
+        try:
+            return reply(service.json(("path", q, tuple(known), depth, per_topic), path_view, q, known, depth, per_topic))
+        except UnknownTopicError as exc:  # no path: the CLI's JSON for it (closest topics, items), as a 404
+            return reply({**views.unresolved_json(q, exc), "suggestions": exc.suggestions}, 404)
 
     def run_related(text: str, k: int, kind: list[str], before: str | None, since: str | None,
                     exclude_source: list[str], min_score: float | None):
