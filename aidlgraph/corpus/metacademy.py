@@ -111,6 +111,7 @@ def parse(path: str | os.PathLike) -> tuple[Batch, int]:
             first = items[item.id]
             first.topics += [t for t in item.topics if t not in first.topics]
             first.extra["core_for"] = sorted(set(first.extra["core_for"]) | set(item.extra["core_for"]))
+            first.extra["locations"] = {**item.extra["locations"], **first.extra["locations"]}
             first.core = first.core or item.core
             lines = first.text.splitlines()
             first.text = "\n".join(lines + [l for l in item.text.splitlines() if l not in lines])
@@ -172,7 +173,11 @@ def _item(f: dict, rid: str, uses: list[tuple[Topic, bool, list[str]]]) -> Item 
         core=any(core for _, core, _ in uses),
         medium=medium_of(f.get("resource_type")),
         extra={"access": f.get("access") or "",
-               "core_for": sorted(t.id for t, core, _ in uses if core), "metacademy_id": rid},
+               "core_for": sorted(t.id for t, core, _ in uses if core), "metacademy_id": rid,
+               # where in the resource each concept is taught ("Section 9.5"): a textbook is read
+               # at several steps of a path, a different part at each
+               "locations": {t.id: "; ".join(w for w in ws if not w.startswith("note:"))
+                             for t, _, ws in uses if any(not w.startswith("note:") for w in ws)}},
     )
 
 

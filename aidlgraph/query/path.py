@@ -13,7 +13,9 @@ Choosing readings, in order of importance:
   nothing above the floor says "no reading in the library yet" and gives the topic's description.
 - **One step per item.** An item tagged with several topics of the path is read at the step it
   fits best (highest score; the narrower topic on a tie), and a step left empty may borrow an
-  item only from a step that keeps another reading.
+  item only from a step that keeps another reading. A resource that says where in it each topic
+  is taught (``extra.locations``, e.g. a textbook's sections from Metacademy) is read at every
+  step it has a part for, that part each time.
 - **Learner fit.** On the way to the target: tutorials, courses and lectures before articles and
   books, those before reference manuals, papers and news; beginner material first (always when
   the learner said "for beginners"), advanced last. At the target: the seminal papers (core or
@@ -56,6 +58,7 @@ MEDIUM_MINUTES = {"tutorial": (20, 45), "article": (10, 25), "course": (600, 240
                   "list": (15, 30), "news": (3, 10), "dataset": (15, 30), "tool": (30, 60), "podcast": (30, 60),
                   "code": (30, 90), "person": (5, 10)}
 KIND_MINUTES = {"resource": (20, 60), "post": (5, 15), "news": (3, 8), "question": (3, 8), "issue": (5, 10)}
+PART_MINUTES = (30.0, 120.0)  # one section or chapter of a book or course, when the topic has no estimate
 WORDS_PER_MINUTE = 220
 FULL_TEXT_KINDS = ("post", "news", "question", "issue")  # their text is the whole reading
 
@@ -79,6 +82,7 @@ class Step:
     medium: str = ""
     level: str = ""
     seminal: bool = False
+    location: str = ""  # which part of the resource this step reads ("Section 9.5")
     minutes: float = 0.0
     minutes_low: float = 0.0
     minutes_high: float = 0.0
@@ -151,13 +155,15 @@ def reading_path(lib: Library, query: str, known: list[str] = (), depth: int | N
         for pick in picks:
             item = pick.item
             low, high, estimated = item_minutes(item)
+            if _location(item, tid):  # one part of a longer resource: as long as the topic takes
+                low, high, estimated = _topic_minutes(node) if node.get("minutes") else (*PART_MINUTES, True)
             steps.append(Step(
                 len(steps) + 1, node["name"], tid, item["title"], item.get("url") or "", item["kind"],
                 f"{why}; {_pick_reason(pick, node['name'])}", id=item["id"], text=(item.get("text") or "")[:300],
                 authors=item["authors"], series=item.get("series") or "",
                 part=item.get("position") if item.get("series") else None, free=item.get("free"),
                 core=pick.core, medium=item.get("medium") or "", level=item.get("level") or "", seminal=pick.seminal,
-                minutes=(low + high) / 2, minutes_low=low, minutes_high=high, estimated=estimated,
+                location=_location(item, tid), minutes=(low + high) / 2, minutes_low=low, minutes_high=high, estimated=estimated,
             ))
     names = [g.nodes[t]["name"] for t in order]
     shown_known = sorted(g.nodes[k]["name"] for k in skipped if k in g and k != res.topic_id)
@@ -190,6 +196,10 @@ def _topic_reason(g, tid: str, order: list[str], target: str) -> str:
     return "prerequisite"
 
 
+def _location(item: dict, topic_id: str) -> str:
+    return (item.get("extra") or {}).get("locations", {}).get(topic_id, "")
+
+
 def _pick_reason(pick: Pick, topic_name: str) -> str:
     item = pick.item
     if item.get("series") and item.get("position"):
@@ -199,7 +209,8 @@ def _pick_reason(pick: Pick, topic_name: str) -> str:
     else:
         what = f"about {topic_name} (relevance {pick.relevance:.2f})"
     lead = "seminal paper; " if pick.seminal else ("core reading; " if pick.core else "")
-    return lead + what
+    where = _location(item, pick.topic_id)
+    return lead + what + (f"; read {where}" if where else "")
 
 
 # -- choosing readings -----------------------------------------------------------------------------
@@ -219,7 +230,7 @@ def choose_readings(lib: Library, order: list[str], target: str, per_topic: int,
     position = {t: n for n, t in enumerate(order)}
     limit = {t: per_topic if t == target else max(1, per_topic - 1) for t in order}
     chosen: dict[str, list[Pick]] = {t: [] for t in order}
-    where: dict[str, Pick] = {}  # item id -> the pick that placed it
+    where: dict[str, Pick] = {}  # item id -> the pick that placed it (items read whole, once)
 
     def fits_series(pick: Pick) -> bool:
         """False if placing this part here would read its series out of order across steps."""
@@ -237,13 +248,16 @@ def choose_readings(lib: Library, order: list[str], target: str, per_topic: int,
 
     def place(pick: Pick) -> None:
         chosen[pick.topic_id].append(pick)
-        where[pick.item["id"]] = pick
+        if not _location(pick.item, pick.topic_id):
+            where[pick.item["id"]] = pick
 
     for tid in [target, *reversed(order[:-1])]:
         for pick in sorted(pairs.get(tid, []), key=lambda p: -p.score):
             if len(chosen[tid]) >= limit[tid]:
                 break
-            if home[pick.item["id"]] == tid and pick.item["id"] not in where and fits_series(pick):
+            if _location(pick.item, tid):  # a part of the resource for this very topic
+                place(pick)
+            elif home[pick.item["id"]] == tid and pick.item["id"] not in where and fits_series(pick):
                 place(pick)
     for tid in order:  # a step left empty borrows from a step that keeps another reading
         if chosen[tid]:
