@@ -312,3 +312,33 @@ def test_the_pages_package_sits_below_the_server_and_the_cli():
     for src, dst in g.edges:
         if src.startswith("aidlgraph.pages"):
             assert not dst.startswith(("aidlgraph.serve", "aidlgraph.cli", "aidlgraph.bot")), f"{src} imports {dst}"
+
+
+def test_pages_show_fields_the_views_gain_and_survive_fields_they_lose():
+    """The JSON shapes grow (a step's medium, level and time range, a "no reading" note;
+    related's note and covered flag; ask's passages): pages show them when present and render
+    without them."""
+    from aidlgraph.pages import render
+
+    step = {"position": 1, "topic": "cuda basics", "topic_id": "cuda-basics", "title": "An Easy Introduction",
+            "url": "https://example.org/intro", "kind": "resource", "reason": "the topic you asked for",
+            "medium": "tutorial", "level": "beginner", "minutes": 32.5, "minutes_low": 20, "minutes_high": 45,
+            "seminal": True, "a_field_from_the_future": {"x": 1}}
+    bare = {"position": 2, "topic": "cuda basics", "topic_id": "cuda-basics", "title": "cuda basics", "kind": "topic"}
+    ctx = {"path": {"topic": "cuda basics", "steps": [step, bare], "minutes_range": [80, 135]},
+           "target": {"id": "cuda-basics", "name": "cuda basics"},
+           "groups": [{"topic": "cuda basics", "topic_id": "cuda-basics", "steps": [step, bare]}],
+           "graph": {"nodes": [{"id": "cuda-basics", "name": "cuda basics", "state": "target"}], "edges": []}}
+    doc = document(render.page("path", ctx))
+    text = text_of(doc.find(".//main"))
+    for shown in ("tutorial", "beginner", "20–45 min", "seminal", "1.3 h to 2.2 h", "No reading in the library yet"):
+        assert shown in text, shown
+    related = {"results": [{"id": "abc", "title": "Pinned memory", "covered": True, "date": "2017-03"}],
+               "note": "nothing in the archive is close to this draft"}
+    text = text_of(document(render.page("related", {"text": "draft", "options": {"k": 10, "kind": []}, "kinds": [],
+                                                    "result": related})).find(".//main"))
+    assert "Already covered" in text and "2017-03" in text and "nothing in the archive is close" in text
+    answer = {"answered": True, "answer": "Read [1] first.", "sources": [{"id": "abc", "title": "Intro", "url": ""}],
+              "passages": [{"text": "Kernels run on the GPU.", "title": "Intro", "source": 1}]}
+    text = text_of(document(render.page("ask", {"question": "q", "result": answer})).find(".//main"))
+    assert "Kernels run on the GPU." in text and "Read [1] first." in text

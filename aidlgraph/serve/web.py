@@ -134,7 +134,10 @@ def error_page(request, exc: Exception, query: str = "", known: list[str] = ()):
 
 
 def web_routes(service: LibraryService):
-    """The pages' routes (see the module docstring); include them before the JSON routes."""
+    """The pages' routes (see the module docstring); include them before the JSON routes.
+
+    One function holding every route as a closure over ``service`` (as ``app.read_routes``
+    does): longer than most, but each route is a few lines of parsing and a ``render.page``."""
     from fastapi import APIRouter, Request
     from fastapi.responses import RedirectResponse, Response
     from starlette.concurrency import run_in_threadpool
