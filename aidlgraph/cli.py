@@ -429,7 +429,8 @@ def graph_export(ctx: Context, fmt: str, topic: str | None) -> None:
 @click.option("--access-log/--no-access-log", default=True, show_default=True, help="Log every request.")
 @pass_ctx
 def serve(ctx: Context, host: str, port: int, workers: int, access_log: bool) -> None:
-    """Serve path, related, ask, topics and items over HTTP (JSON as with --json; docs at /docs).
+    """Serve the web pages (open http://127.0.0.1:8765/) and the JSON API: path, related, ask,
+    topics and items, as with --json, for any client that does not ask for HTML; docs at /docs.
 
     POST /ingest is enabled only when AIDLGRAPH_TOKEN is set (bearer auth); it takes uploaded files,
     and server-side paths only under AIDLGRAPH_INGEST_DIR.
