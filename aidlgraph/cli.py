@@ -206,10 +206,14 @@ def topics(ctx: Context, as_json: bool) -> None:
 @click.option("--depth", type=click.IntRange(min=0), help="How many prerequisite hops back to go.")
 @click.option("--per-topic", type=click.IntRange(min=1, max=20), default=PER_TOPIC, show_default=True,
               help="Readings at the target (one fewer, at least one, at each earlier step).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "mermaid"]), default="text")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "mermaid", "html"]), default="text",
+              help="html: the web page of the path (graph and steps) as one self-contained file.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), metavar="FILE",
+              help="Write to FILE instead of standard output.")
 @pass_ctx
-def path(ctx: Context, query: str, known: str, depth: int | None, per_topic: int, fmt: str, as_json: bool) -> None:
+def path(ctx: Context, query: str, known: str, depth: int | None, per_topic: int, fmt: str, as_json: bool,
+         output: str | None) -> None:
     """An ordered reading path to QUERY: prerequisites first, the reading for each step, and why.
 
     When QUERY names no topic the library has, or could name several, it says so (with the
@@ -219,10 +223,10 @@ def path(ctx: Context, query: str, known: str, depth: int | None, per_topic: int
     from .query.path import reading_path
 
     lib = ctx.lib()
+    known_list = [k for k in known.split(",") if k.strip()]
     fmt = "json" if as_json else fmt
     try:
-        result = reading_path(lib, query, known=[k for k in known.split(",") if k.strip()], depth=depth,
-                              per_topic=per_topic)
+        result = reading_path(lib, query, known=known_list, depth=depth, per_topic=per_topic)
     except UnknownTopicError as exc:
         if fmt == "json":
             emit_json(views.unresolved_json(query, exc))
@@ -230,13 +234,37 @@ def path(ctx: Context, query: str, known: str, depth: int | None, per_topic: int
             click.echo(views.unresolved_text(query, exc), err=True)
         sys.exit(1)
     if fmt == "json":
-        emit_json(views.path_json(result))
+        text = views.dumps(views.path_json(result), indent=2)
     elif fmt == "markdown":
-        click.echo(views.path_markdown(result))
+        text = views.path_markdown(result)
     elif fmt == "mermaid":
-        click.echo(views.path_mermaid(lib, result))
+        text = views.path_mermaid(lib, result)
+    elif fmt == "html":
+        from .pages import path_file
+
+        text = path_file(lib, result, known_list)
     else:
-        click.echo(views.path_text(result))
+        text = views.path_text(result)
+    if output:
+        write_output(output, text)
+        click.echo(f"wrote {output}" + (" (open it in a browser)" if fmt == "html" else ""), err=True)
+    else:
+        click.echo(text)
+
+
+def write_output(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (a temporary file beside it, renamed into
+    place), with one clear line when it cannot be written."""
+    from pathlib import Path
+
+    target = Path(path).expanduser()
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise AidlgraphError(f"cannot write {target}: {exc.strerror or exc}; choose another file with -o") from None
 
 
 # -- the curator's command ------------------------------------------------------------------
@@ -412,7 +440,8 @@ def graph_export(ctx: Context, fmt: str, topic: str | None) -> None:
 @click.option("--access-log/--no-access-log", default=True, show_default=True, help="Log every request.")
 @pass_ctx
 def serve(ctx: Context, host: str, port: int, workers: int, access_log: bool) -> None:
-    """Serve path, related, ask, topics and items over HTTP (JSON as with --json; docs at /docs).
+    """Serve the web pages (open http://127.0.0.1:8765/) and the JSON API: path, related, ask,
+    topics and items, as with --json, for any client that does not ask for HTML; docs at /docs.
 
     POST /ingest is enabled only when AIDLGRAPH_TOKEN is set (bearer auth); it takes uploaded files,
     and server-side paths only under AIDLGRAPH_INGEST_DIR.

@@ -78,6 +78,11 @@ def topics_json(lib) -> list[dict]:
             for t in lib.store.topics()]
 
 
+def topic_json(detail: dict) -> dict:
+    """One topic with its prerequisites, what it unlocks and its items: ``topic_detail()``'s shape."""
+    return detail
+
+
 def suggestions_json(found) -> list[dict]:
     return [s.to_json() for s in found]
 

@@ -1,4 +1,4 @@
-"""Looking around the library: one item with its neighbours, and the graph's health."""
+"""Looking around the library: one item or one topic with its neighbours, and the graph's health."""
 from __future__ import annotations
 
 from .. import graph as graphs
@@ -26,6 +26,40 @@ def item_detail(lib: Library, item_id: str) -> dict:
     row["series_previous"] = [e["src"] for e in nxt if e["dst"] == row["id"]]
     row.pop("num", None)
     return row
+
+
+KIND_ORDER = {"resource": 0, "post": 1, "question": 2, "news": 3, "issue": 4}
+
+
+def topic_detail(lib: Library, topic: str) -> dict:
+    """A topic (by id, or anything ``resolve_topic`` understands) with its description, its
+    prerequisites and what it unlocks (each with the edge's reason and provenance), and the items
+    about it: curated core readings first, then curated before inferred tags, resources first."""
+    from .resolve import resolve_topic
+
+    row = lib.store.topic(topic.strip())
+    if row is None:
+        row = lib.store.topic(resolve_topic(lib, topic).topic_id)
+    g = lib.graph
+    tid = row["id"]
+
+    def edge(src: str, dst: str, other: str) -> dict:
+        data = g.edges[src, dst]
+        return {"id": other, "name": g.nodes[other]["name"], "reason": data.get("reason") or "",
+                "source": data.get("source") or "", "confidence": data.get("confidence")}
+
+    about = lib.store.items_about([tid])[tid]
+    about.sort(key=lambda pair: (not pair[0]["core"], pair[1]["source"] == "inferred", -(pair[1]["confidence"] or 0.0),
+                                 KIND_ORDER.get(pair[0]["kind"], 9), pair[0]["title"].lower()))
+    items = [{"id": it["id"], "title": it["title"], "url": it.get("url") or "", "kind": it["kind"],
+              "medium": it.get("medium") or "", "level": it.get("level") or "", "free": it.get("free"),
+              "core": it["core"], "source": it.get("source") or "", "date": it.get("date") or "",
+              "tag": e["source"], "confidence": e["confidence"]} for it, e in about]
+    return {"id": tid, "name": row["name"], "aliases": row["aliases"], "description": row["description"],
+            "minutes": row.get("minutes"),
+            "prerequisites": sorted((edge(p, tid, p) for p in g.predecessors(tid)), key=lambda e: e["name"]) if tid in g else [],
+            "unlocks": sorted((edge(tid, s, s) for s in g.successors(tid)), key=lambda e: e["name"]) if tid in g else [],
+            "items": items}
 
 
 def graph_report(lib: Library) -> dict:

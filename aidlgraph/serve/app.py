@@ -13,6 +13,10 @@ Every read endpoint returns the JSON of the matching ``--json`` command, built b
 ``POST /ingest``           only with a token (see below)
 =========================  ==========================================
 
+A browser (a request preferring ``text/html``) gets web pages instead, from ``web`` (its
+docstring has the URL scheme); everything else gets this JSON, unchanged. ``/docs`` and
+``/redoc`` load their scripts from the ``fastapi-offline`` package, not a CDN.
+
 One process serves one library through a ``LibraryService`` (``aidlgraph.service``): loaded once,
 reloaded when the library changes or its file is replaced; whole responses are cached per
 generation (``AIDLGRAPH_RESPONSE_CACHE`` entries, 0 for none). ``serve --workers N`` runs N such
@@ -111,8 +115,10 @@ def create_app(library_path: str | os.PathLike | None = None, token: str | None 
     ``cache_size`` (default ``$AIDLGRAPH_RESPONSE_CACHE`` or 1024) is how many responses are
     kept per library generation, 0 for none.
     """
-    from fastapi import FastAPI
+    from fastapi_offline import FastAPIOffline  # /docs and /redoc from local assets, no CDN
     from starlette.concurrency import run_in_threadpool
+
+    from .web import web_routes
 
     conf = settings()
     token = (token if token is not None else conf.token or "").strip() or None
@@ -127,12 +133,13 @@ def create_app(library_path: str | os.PathLike | None = None, token: str | None 
         yield
         service.close()
 
-    app = FastAPI(title="aidlgraph", version=_version(), lifespan=lifespan,
-                  description="Reading paths, related items and FAQ answers from the AIDL archive. "
-                              "Each endpoint returns the JSON of the matching `aidlgraph ... --json` command.")
+    app = FastAPIOffline(title="aidlgraph", version=_version(), lifespan=lifespan,
+                         description="Reading paths, related items and FAQ answers from the AIDL archive. "
+                                     "Each endpoint returns the JSON of the matching `aidlgraph ... --json` command.")
     app.state.service = service
     app.state.internal_errors = 0
     _add_error_handlers(app, library_path)
+    app.include_router(web_routes(service))  # first: its pages answer only requests that prefer HTML
     app.include_router(read_routes(service))
     if token:
         allowed = Path(ingest_dir).expanduser().resolve() if ingest_dir else None
@@ -357,8 +364,10 @@ def serve(library_path: str | os.PathLike | None = None, host: str = "127.0.0.1"
     try:
         import uvicorn
         import fastapi  # noqa: F401
+        import fastapi_offline  # noqa: F401
+        import jinja2  # noqa: F401
     except ImportError:
-        raise LibraryError("the server needs FastAPI and uvicorn; run `pip install 'aidlgraph[server]'`") from None
+        raise LibraryError("the server needs FastAPI, uvicorn and fastapi-offline; run `pip install 'aidlgraph[server]'`") from None
     logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO), format="%(levelname)s: %(message)s")
     path = settings().library_dir(library_path)
     if workers == 1:
