@@ -347,15 +347,9 @@ def ask(ctx: Context, question: str, as_json: bool) -> None:
     if as_json:
         emit_json(result)
         return
-    if not result["answered"]:
-        click.echo("I don't know: nothing in the archive answers that well enough.")
-        if result["suggestions"]:
-            click.echo("Nearest topics: " + ", ".join(result["suggestions"]))
-        return
-    click.echo(result["answer"])
-    click.echo("\nSources:")
-    for s in result["sources"]:
-        click.echo(f"  - {s['title']}" + (f" <{s['url']}>" if s["url"] else "") + f"  (id {s['id']})")
+    from .views import answer_text
+
+    click.echo(answer_text(result))
 
 
 @cli.command()

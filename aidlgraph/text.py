@@ -23,6 +23,13 @@ import re
 from .errors import InputError
 
 MAX_QUERY = 2000  # characters of a query: a topic, a question or a short text (drafts have their own limit)
+ABBREVIATIONS = {
+    "prof", "dr", "mr", "mrs", "ms", "st", "vs", "etc", "e.g", "i.e", "inc", "ltd", "jr", "sr", "no",
+    "fig", "al", "approx", "cf", "vol", "ed", "eds", "pp", "p", "ph.d", "u.s", "a.i", "corp", "co",
+}
+SENTENCE_END_RE = re.compile(r"[.!?]+[\"”')\]]*\s+(?=[\"“(\[]?[A-Z0-9])")
+MAX_PASSAGES = 80       # per item: a 5,000-word post is read in its first 80 passages
+SHORT_SENTENCE = 7      # words: a sentence this short is read with the one before it
 
 # Stop words: common English function words plus words that carry no subject in a curator's
 # draft or a member's question.
@@ -65,6 +72,45 @@ def fts_query(text: str, limit: int = 64) -> str:
     """An FTS5 query matching any of the content words of ``text``; every word is quoted, so no
     user text can break FTS5's syntax."""
     return " OR ".join(f'"{t}"' for t in terms(text)[:limit])
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a paragraph; abbreviations (Prof., e.g., G.) and initials do not end one.
+
+    >>> split_sentences("Prof. Li spoke. It was e.g. fine! Next")
+    ['Prof. Li spoke.', 'It was e.g. fine!', 'Next']
+    """
+    out, start = [], 0
+    for m in SENTENCE_END_RE.finditer(text):
+        before = text[start:m.start()].split()
+        last = before[-1].lower().rstrip(".") if before else ""
+        if last in ABBREVIATIONS or len(last) == 1 or re.fullmatch(r"(?:[a-z]\.)+[a-z]", last):
+            continue
+        out.append(text[start:m.end()].strip())
+        start = m.end()
+    tail = text[start:].strip()
+    if tail:
+        out.append(tail)
+    return out
+
+
+def passages(text: str) -> list[str]:
+    """The passages an answer can quote from a text: its sentences (and list entries, one a line),
+    a very short sentence joined to the one before it ("Or Layer-wise Adaptive Rate Scaling
+    (LARS).") so that each passage can stand on its own.
+
+    >>> passages("Batch renorm fixes small batches. It works. A long second sentence follows here now.")
+    ['Batch renorm fixes small batches. It works.', 'A long second sentence follows here now.']
+    """
+    out: list[str] = []
+    for block in re.split(r"\n+", text or ""):
+        block = re.sub(r"^\s*(?:[-*•]|\d{1,3}[.)])\s+", "", block).strip()
+        for sentence in split_sentences(" ".join(block.split())):
+            if out and len(sentence.split()) < SHORT_SENTENCE and not re.match(r"^\s*(?:[-*•]|\d+[.)])", sentence):
+                out[-1] = f"{out[-1]} {sentence}"
+            else:
+                out.append(sentence)
+    return out[:MAX_PASSAGES]
 
 
 def stem(term: str) -> str:

@@ -49,6 +49,33 @@ def ask_json(result: dict) -> dict:
     return result
 
 
+def source_line(s: dict) -> str:
+    """"[1] Title (AIDL Weekly Issue 3, 2017) <url>"."""
+    where = ", ".join(x for x in (s.get("source") or "", s.get("date") or "") if x and x != s.get("title"))
+    number = f"[{s['n']}] " if s.get("n") else "- "
+    return number + s["title"] + (f" ({where})" if where else "") + (f" <{s['url']}>" if s.get("url") else "")
+
+
+def answer_text(result: dict, show_ids: bool = True) -> str:
+    """An answer as a member reads it: the stated answer, its numbered sources, what to read
+    next; or a plain "I don't know" with why and where to look instead."""
+    if not result["answered"]:
+        lines = ["I don't know: the archive does not answer that."]
+        why = result.get("why") or ""
+        if why.startswith("the archive does not say") or "archive ends in" in why:
+            lines[0] = f"I don't know: {why}."
+        if result.get("suggestions"):
+            lines.append("Nearest topics: " + ", ".join(result["suggestions"]))
+        return "\n".join(lines)
+    cited = [s for s in result["sources"] if s.get("role", "answer") == "answer"]
+    more = [s for s in result["sources"] if s.get("role") == "read more"]
+    lines = [result["answer"], "", "Sources:"]
+    lines += ["  " + source_line(s) + (f"  (id {s['id']})" if show_ids else "") for s in cited]
+    if more:
+        lines += ["", "To read more:"] + ["  " + source_line(s) + (f"  (id {s['id']})" if show_ids else "") for s in more]
+    return "\n".join(lines)
+
+
 # -- looking around ------------------------------------------------------------------------------
 def stats_json(lib) -> dict:
     return {"items": lib.store.count_items(), "topics": len(lib.store.topics()), "edges": lib.store.count_edges(),

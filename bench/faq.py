@@ -1,21 +1,27 @@
 """Calibrate `aidlgraph ask` on data/faq_cases.yaml: thresholds from one half, figures from the other.
 
-    python bench/faq.py [--library DIR] [--cases data/faq_cases.yaml] [--write] [-v]
+    python bench/faq.py [--library DIR] [--write] [--report] [-v]
 
-Protocol: every case's candidates are scored once (``ask.gather``) on the shipped library (built
-in a temporary directory unless --library is given). A grid search over the five numbers ask.py
-reads (question_bonus, lexical_weight, name_bonus, min_score, min_gap) runs in memory on the
-``calibrate`` split only, maximising
+The case file has two sections: `cases` (which source answers; from the first wave) and
+`answers` (the answer text itself must say what `mentions` requires; paraphrase groups,
+unanswerable specifics, time-sensitive and near-domain questions). Each has a calibrate/report
+split fixed in the file's header.
+
+Protocol. Every case's evidence is gathered once (``ask.evidence_for``) on the shipped library
+(built in a temporary directory unless --library is given). A grid search over the numbers ask
+reads runs in memory on the ``calibrate`` halves only, maximising
 
     objective = (answer accuracy + abstain F1) / 2
 
 where answer accuracy is the share of answerable cases answered with a source whose title
-matches the case's regex, and abstain F1 is the F1 of "abstained" against the cases marked
-``abstain: true``. Robustness first: a point is rated by its worst objective when both
-thresholds move by up to ROBUST; ties go to the smallest min_gap and the smallest bonuses
-(parsimony), then the best objective at the point, then the widest margin (see ``calibrate``).
-The figures printed for the ``report`` split never took part in choosing. ``--write`` stores
-the chosen numbers in data/ask_thresholds.json, which ask.py reads.
+matches `expect` and, for `answers` cases, an answer text matching every `mentions` regex; and
+abstain F1 is the F1 of "abstained" against the cases that must abstain. A point is rated by its
+worst objective when min_score and min_support move by one grid step (robustness first), then
+by its own objective. The ``report`` halves are printed only with ``--report``: run that once, at
+the end, and quote it. ``--write`` stores the chosen numbers in data/ask_thresholds.json.
+
+Also printed: paraphrase agreement (the share of paraphrase groups whose cases all get the same
+outcome: the same first source, or all abstain).
 """
 from __future__ import annotations
 
@@ -29,7 +35,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,236 +44,164 @@ from aidlgraph.query import ask  # noqa: E402
 
 CASES = ROOT / "data" / "faq_cases.yaml"
 OUT = ROOT / "data" / "ask_thresholds.json"
-GRID = {
-    "question_bonus": [0.0, 0.05, 0.1, 0.15, 0.2],
-    "lexical_weight": [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5],
-    "name_bonus": [0.0, 0.05, 0.1, 0.15, 0.2, 0.3],
+WEIGHTS = {
+    "lexical_weight": [0.0, 0.1, 0.2, 0.3, 0.5],
+    "question_bonus": [0.0, 0.05, 0.1],
+    "name_bonus": [0.0, 0.1, 0.2, 0.3],
+    "lead_bonus": [0.0, 0.05, 0.1],
 }
-MIN_SCORES = np.round(np.arange(0.20, 1.201, 0.01), 2)  # steps of STEP, like MIN_GAPS
-STEP = 0.01
-MIN_GAPS = np.round(np.arange(0.0, 0.301, STEP), 2)
-ROBUST = 0.03  # how far both thresholds may move while the calibration objective must hold
-OPEN = {"min_score": -1e9, "min_gap": -1e9}  # decide() without thresholds: who wins, by how much
+MIN_SCORES = [round(0.30 + 0.02 * i, 2) for i in range(36)]
+MIN_SUPPORTS = [round(0.1 * i, 1) for i in range(9)]
+MAX_UNSEEN = [0.2, 0.35, 0.5, 0.65, 1.0]
 
 
 @dataclass
 class Case:
     q: str
+    section: str
     kind: str
     split: str
     abstain: bool
     expect: str | None
-    evidence: ask.Evidence
-    right: dict[str, bool]  # candidate key -> its answer cites a source matching `expect`
-    sources: dict[str, list[str]]
+    mentions: list[str]
+    group: str
+    evidence: object = None
+    newest: int | None = None
 
 
-def load_cases(path: Path) -> list[dict]:
-    cases = yaml.safe_load(path.read_text())["cases"]
-    seen: dict = {}
-    for c in cases:  # the split rule of the file's header, checked so a hand edit cannot skew it
-        group = (c["kind"], c.get("expect")) if c["kind"] == "question" else c["kind"]
-        n = seen[group] = seen.get(group, -1) + 1
-        want = "calibrate" if n % 2 == 0 else "report"
-        if c.get("split") != want:
-            raise SystemExit(f"{path}: case {c['q']!r} should be in split {want!r} by the file's rule")
-        if bool(c.get("abstain")) == bool(c.get("expect")):
-            raise SystemExit(f"{path}: case {c['q']!r} needs exactly one of expect/abstain")
-    return cases
-
-
-def prepare(lib, raw: list[dict]) -> list[Case]:
+def load(path: Path) -> list[Case]:
+    data = yaml.safe_load(path.read_text())
     out = []
-    for c in raw:
-        ev = ask.gather(lib, c["q"])
-        right, sources = {}, {}
-        for cand in ev.candidates:
-            titles = [s["title"] for s in ask.sources_for(lib, cand, ev)] if cand.answerable else []
-            sources[cand.key] = titles
-            right[cand.key] = bool(c.get("expect")) and any(re.search(c["expect"], t, re.I) for t in titles)
-        out.append(Case(c["q"], c["kind"], c["split"], bool(c.get("abstain")), c.get("expect"), ev, right, sources))
+    for section in ("cases", "answers"):
+        for n, c in enumerate(data.get(section) or []):
+            out.append(Case(c["q"], section, c["kind"], c["split"], bool(c.get("abstain")), c.get("expect"),
+                            list(c.get("mentions") or []), str(c.get("group") or f"{section}-{n}")))
     return out
 
 
-def outcomes(cases: list[Case], weights: dict) -> dict[str, np.ndarray]:
-    """Per case: the winner's score, its gap to an unrelated rival, whether it can be cited and
-    whether its sources are right, under these weights (thresholds applied later, in bulk)."""
-    limits = {**weights, **OPEN}
-    score, gap, citable, right = [], [], [], []
-    for case in cases:
-        d = ask.decide(case.evidence, limits)
-        score.append(d.score)
-        gap.append(d.gap)
-        citable.append(d.best is not None and d.best.answerable)
-        right.append(d.best is not None and case.right.get(d.best.key, False))
-    return {"score": np.array(score), "gap": np.array(gap), "citable": np.array(citable), "right": np.array(right)}
+def outcome(case: Case, limits: dict, drafted=None) -> tuple[bool, bool, dict | None]:
+    """(answered, right, the result) of one case under ``limits`` (``drafted``: its draft under
+    these weights, when already made)."""
+    drafted = drafted if drafted is not None else ask.draft(case.evidence, limits, case.newest)
+    d = ask.verdict(drafted, limits)
+    if not d.answered:
+        return False, False, None
+    answer, sources = ask.compose(d.quotes, case.evidence.question)
+    titles = [s["title"] for s in sources]
+    right = (not case.abstain and bool(case.expect) and any(re.search(case.expect, t, re.I) for t in titles)
+             and all(re.search(m, answer, re.I) for m in case.mentions))
+    return True, right, {"answer": answer, "sources": sources}
 
 
-def metrics(cases: list[Case], out: dict[str, np.ndarray], min_score: float, min_gap: float) -> dict:
-    should_abstain = np.array([c.abstain for c in cases])
-    answered = (out["score"] >= min_score - 1e-9) & (out["gap"] >= min_gap - 1e-9) & out["citable"]
-    abstained = ~answered
-    n_answerable = int((~should_abstain).sum())
-    correct = answered & out["right"] & ~should_abstain
-    tp = int((abstained & should_abstain).sum())
-    precision = tp / int(abstained.sum()) if abstained.any() else 1.0
-    recall = tp / int(should_abstain.sum()) if should_abstain.any() else 1.0
+def metrics(cases: list[Case], limits: dict, drafts: list | None = None) -> dict:
+    answered, right, results = [], [], []
+    for n, c in enumerate(cases):
+        a, r, res = outcome(c, limits, drafts[n] if drafts else None)
+        answered.append(a)
+        right.append(r)
+        results.append(res)
+    must = [c.abstain for c in cases]
+    n_answerable = sum(1 for m in must if not m)
+    correct = sum(1 for r, m in zip(right, must) if r and not m)
+    abstained = [not a for a in answered]
+    tp = sum(1 for a, m in zip(abstained, must) if a and m)
+    precision = tp / sum(abstained) if any(abstained) else 1.0
+    recall = tp / sum(must) if any(must) else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    accuracy = int(correct.sum()) / n_answerable if n_answerable else 1.0
-    return {"answer_accuracy": accuracy, "abstain_precision": precision, "abstain_recall": recall,
-            "abstain_f1": f1, "objective": (accuracy + f1) / 2,
-            "wrong_answers": int((answered & ~out["right"] & ~should_abstain).sum()),
-            "false_answers": int((answered & should_abstain).sum()),
-            "answered": answered, "correct": correct | (abstained & should_abstain)}
-
-
-def calibrate(cases: list[Case]) -> tuple[dict, dict]:
-    """The grid point whose objective holds best when both thresholds move by up to ROBUST
-    (the worst objective within that square); among those, the most parsimonious: the smallest
-    min_gap (the gap is meant for ambiguous questions, not to stand in for min_score), then the
-    smallest bonuses; then the best objective at the point itself, then the min_score furthest
-    from any worse grid point (max margin). A perfect score on a knife's edge, or one bought by
-    a large min_gap for a single case, loses to a near-perfect one on a plateau."""
-    best_key, best = None, None
-    r = int(round(ROBUST / STEP))
-    for values in itertools.product(*GRID.values()):
-        weights = dict(zip(GRID, values))
-        out = outcomes(cases, weights)
-        table = objective_table(cases, out)
-        robust = np.round(_worst_within(table, r), 6)
-        exact = np.round(table, 6)
-        margin = _margin(np.isclose(table, table.max()))
-        for j in range(len(MIN_GAPS)):
-            i = max(range(len(MIN_SCORES)), key=lambda i: (robust[i, j], exact[i, j], margin[i, j]))
-            key = (robust[i, j], -MIN_GAPS[j], -round(sum(values), 6), exact[i, j], int(margin[i, j]))
-            if best_key is None or key > best_key:
-                best_key = key
-                best = {**weights, "min_score": float(MIN_SCORES[i]), "min_gap": float(MIN_GAPS[j])}
-    return best, {"robust": best_key[0], "objective": best_key[3], "margin": best_key[4] * STEP}
-
-
-def _worst_within(table: np.ndarray, r: int) -> np.ndarray:
-    """The minimum of ``table`` over the (2r+1)-square around each point; off the grid counts
-    as 0, except below min_gap 0 (the same as 0)."""
-    n, m = table.shape
-    p = np.pad(table, r, constant_values=0.0)
-    p[:, :r] = p[:, r:r + 1]
-    out = np.full(table.shape, np.inf)
-    for di, dj in itertools.product(range(2 * r + 1), repeat=2):
-        out = np.minimum(out, p[di:di + n, dj:dj + m])
-    return out
-
-
-def _margin(good: np.ndarray) -> np.ndarray:
-    """For each grid point, how many steps (chessboard distance) to the nearest point that is
-    not ``good``. Beyond the grid counts as not good, except below min_gap 0 (the same as 0)."""
-    n, m = good.shape
-    depth = np.zeros(good.shape, dtype=int)
-    current = good.copy()
-    while current.any():
-        depth += current
-        p = np.pad(current, 1, constant_values=False)
-        p[:, 0] = p[:, 1]
-        shrunk = np.ones_like(current)
-        for di, dj in itertools.product(range(3), repeat=2):
-            shrunk &= p[di:di + n, dj:dj + m]
-        current = shrunk
-    return depth
-
-
-def objective_table(cases: list[Case], out: dict[str, np.ndarray]) -> np.ndarray:
-    """metrics()["objective"] for every (min_score, min_gap) of the grid at once."""
-    should = np.array([c.abstain for c in cases])
-    answered = ((out["score"][None, None, :] >= MIN_SCORES[:, None, None] - 1e-9)
-                & (out["gap"][None, None, :] >= MIN_GAPS[None, :, None] - 1e-9) & out["citable"][None, None, :])
-    abstained = ~answered
-    tp = (abstained & should).sum(-1)
-    n_abst = abstained.sum(-1)
-    precision = np.where(n_abst > 0, tp / np.maximum(n_abst, 1), 1.0)
-    recall = tp / max(int(should.sum()), 1)
-    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
-    accuracy = (answered & out["right"] & ~should).sum(-1) / max(int((~should).sum()), 1)
-    return (accuracy + f1) / 2
-
-
-def show(name: str, cases: list[Case], limits: dict) -> dict:
-    out = outcomes(cases, {k: limits[k] for k in GRID})
-    m = metrics(cases, out, limits["min_score"], limits["min_gap"])
-    n_ans = sum(not c.abstain for c in cases)
-    n_abs = len(cases) - n_ans
-    print(f"{name}: {len(cases)} cases ({n_ans} answerable, {n_abs} must abstain)")
-    print(f"  answer accuracy    {m['answer_accuracy']:.3f}  (answered with a right source; "
-          f"{m['wrong_answers']} answered with wrong sources)")
-    print(f"  abstain precision  {m['abstain_precision']:.3f}")
-    print(f"  abstain recall     {m['abstain_recall']:.3f}  ({m['false_answers']} off-topic/near-miss answered)")
-    print(f"  abstain F1         {m['abstain_f1']:.3f}   objective {m['objective']:.3f}")
-    kinds = sorted({c.kind for c in cases})
-    print("  by kind: " + ", ".join(
-        f"{k} {sum(m['correct'][i] for i, c in enumerate(cases) if c.kind == k)}/{sum(c.kind == k for c in cases)}"
-        for k in kinds))
-    return {**m, "out": out}
-
-
-def failures(cases: list[Case], limits: dict, m: dict) -> None:
-    for i, case in enumerate(cases):
-        if m["correct"][i]:
+    accuracy = correct / n_answerable if n_answerable else 1.0
+    groups: dict[str, set] = {}
+    for c, a, res in zip(cases, answered, results):
+        if c.group.startswith(("cases-", "answers-")):
             continue
-        d = ask.decide(case.evidence, limits)
-        what = d.best.key if d.best else "-"
-        if m["answered"][i]:
-            why = "answered, should abstain" if case.abstain else f"wrong sources {case.sources.get(d.best.key, [])[:3]}"
-        else:
-            why = f"abstained ({d.why or 'below threshold'})"
-        print(f"  FAIL [{case.kind}] {case.q[:70]!r}: {why}; best {what} score {d.score:.3f} gap {d.gap:.3f}")
+        groups.setdefault(c.group, set()).add(res["sources"][0]["id"] if a else "abstain")
+    agreement = sum(1 for g in groups.values() if len(g) == 1) / len(groups) if groups else 1.0
+    return {"answer_accuracy": accuracy, "abstain_precision": precision, "abstain_recall": recall,
+            "abstain_f1": f1, "objective": (accuracy + f1) / 2, "paraphrase_agreement": agreement,
+            "groups": len(groups), "answered": answered, "right": right, "results": results}
+
+
+def calibrate(cases: list[Case]) -> dict:
+    best = None
+    for values in itertools.product(*WEIGHTS.values()):
+        weights = dict(zip(WEIGHTS, values))
+        drafts = [ask.draft(c.evidence, {**weights, "min_score": 0.0, "min_support": 0.0}, c.newest) for c in cases]
+        for u in MAX_UNSEEN:
+            table = {}
+            for s, t in itertools.product(MIN_SCORES, MIN_SUPPORTS):
+                limits = {**weights, "min_score": s, "min_support": t, "max_unseen": u}
+                table[(s, t)] = metrics(cases, limits, drafts)["objective"]
+            for (s, t), objective in table.items():
+                i, j = MIN_SCORES.index(s), MIN_SUPPORTS.index(t)
+                worst = min(table[(MIN_SCORES[a], MIN_SUPPORTS[b])]
+                            for a in range(max(0, i - 1), min(len(MIN_SCORES), i + 2))
+                            for b in range(max(0, j - 1), min(len(MIN_SUPPORTS), j + 2)))
+                key = (round(worst, 4), round(objective, 4), u, -sum(values))
+                if best is None or key > best[0]:
+                    best = (key, {**weights, "min_score": s, "min_support": t, "max_unseen": u})
+    return best[1]
+
+
+def show(name: str, cases: list[Case], limits: dict, verbose: bool) -> list[str]:
+    m = metrics(cases, limits)
+    n_must = sum(1 for c in cases if c.abstain)
+    lines = [f"{name}: {len(cases)} cases ({len(cases) - n_must} answerable, {n_must} must abstain)",
+             f"  answer accuracy      {m['answer_accuracy']:.3f}  (answered, a right source and, for `answers`, "
+             "the answer text says what it must)",
+             f"  abstain precision    {m['abstain_precision']:.3f}",
+             f"  abstain recall       {m['abstain_recall']:.3f}",
+             f"  paraphrase agreement {m['paraphrase_agreement']:.3f}  ({m['groups']} groups)"]
+    kinds = sorted({c.kind for c in cases})
+    lines.append("  by kind: " + ", ".join(
+        f"{k} {sum(1 for c, a, r in zip(cases, m['answered'], m['right']) if c.kind == k and (r if not c.abstain else not a))}"
+        f"/{sum(1 for c in cases if c.kind == k)}" for k in kinds))
+    if verbose:
+        for c, a, r, res in zip(cases, m["answered"], m["right"], m["results"]):
+            ok = r if not c.abstain else not a
+            if not ok:
+                got = (f"answered {res['answer'][:140]!r} from {[s['title'][:40] for s in res['sources']]}" if a
+                       else f"abstained: {ask.decide(c.evidence, limits, c.newest).why[:120]}")
+                lines.append(f"  FAIL [{c.section}/{c.kind}] {c.q!r}: {got}")
+    return lines
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--library", help="an existing library of the shipped corpus (default: build one in a temp dir)")
+    ap.add_argument("--library", help="an existing library (default: build the shipped one in a temporary directory)")
     ap.add_argument("--cases", default=str(CASES))
-    ap.add_argument("--write", action="store_true", help=f"store the chosen thresholds in {OUT.relative_to(ROOT)}")
-    ap.add_argument("-v", action="store_true", help="also list the calibration split's failures")
+    ap.add_argument("--write", action="store_true", help=f"store the chosen numbers in {OUT.relative_to(ROOT)}")
+    ap.add_argument("--report", action="store_true", help="also print the held-out report halves (once, at the end)")
+    ap.add_argument("--current", action="store_true", help="score with the numbers in use instead of calibrating")
+    ap.add_argument("-v", action="store_true", help="list the failures")
     opts = ap.parse_args()
     from aidlgraph.build.bootstrap import create
     from aidlgraph.library import Library
 
-    raw = load_cases(Path(opts.cases))
-    with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        path = Path(opts.library) if opts.library else create(Path(tmp) / "lib", empty=False)
-        lib = Library.open(path)
-        built = time.perf_counter() - started
-        started = time.perf_counter()
-        cases = prepare(lib, raw)
-        scored = time.perf_counter() - started
-        lib.close()
-    cal = [c for c in cases if c.split == "calibrate"]
-    rep = [c for c in cases if c.split == "report"]
-    print(f"library ready in {built:.1f}s; {len(cases)} cases scored once in {scored:.1f}s")
     started = time.perf_counter()
-    chosen, how = calibrate(cal)
-    n_points = np.prod([len(v) for v in GRID.values()]) * len(MIN_SCORES) * len(MIN_GAPS)
-    print(f"grid: {n_points} points swept on the calibrate split in {time.perf_counter() - started:.1f}s")
-    print("chosen thresholds: " + ", ".join(f"{k}={v:g}" for k, v in chosen.items())
-          + f"\n  (calibrate objective {how['objective']:.3f}; {how['robust']:.3f} at worst with both thresholds moved up to "
-            f"{ROBUST:g}; {how['margin']:.2f} to the nearest worse grid point)")
-    print()
-    m_cal = show("calibrate split (used to choose)", cal, chosen)
-    if opts.v:
-        failures(cal, chosen, m_cal)
-    print()
-    m_rep = show("REPORT split (held out)", rep, chosen)
-    failures(rep, chosen, m_rep)
-    current = ask.thresholds()
-    if any(abs(current[k] - chosen[k]) > 1e-9 for k in chosen):
-        print()
-        show("report split with the thresholds now in ask_thresholds.json " + json.dumps(current), rep, current)
-    if opts.write:
-        record = {**chosen, "calibrated_on": f"{Path(opts.cases).name}, split=calibrate ({len(cal)} cases)",
-                  "objective": "(answer accuracy + abstain F1) / 2", "calibrate_objective": round(how["objective"], 4),
-                  "report": {k: round(m_rep[k], 4) for k in ("answer_accuracy", "abstain_precision", "abstain_recall")}}
-        OUT.write_text(json.dumps(record, indent=2) + "\n")
-        print(f"\nwrote {OUT}")
+    cases = load(Path(opts.cases))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(opts.library) if opts.library else create(Path(tmp) / "lib", empty=False)
+        with Library.open(path) as lib:
+            for c in cases:
+                c.evidence, c.newest = ask.evidence_for(lib, c.q)
+    gathered = time.perf_counter() - started
+    calib = [c for c in cases if c.split == "calibrate"]
+    held = [c for c in cases if c.split == "report"]
+    limits = ask.thresholds() if opts.current else calibrate(calib)
+    print(f"{len(cases)} cases gathered in {gathered:.1f}s; " + ("numbers in use: " if opts.current else "chosen on the calibrate halves: ")
+          + ", ".join(f"{k} {v:g}" for k, v in limits.items()))
+    for section in ("cases", "answers"):
+        print("\n".join(show(f"[{section}] calibrate split (used to choose)", [c for c in calib if c.section == section],
+                             limits, opts.v)))
+    if opts.report:
+        for section in ("cases", "answers"):
+            note = " -- looked at during the first wave's development" if section == "cases" else ""
+            print("\n".join(show(f"[{section}] REPORT split (held out){note}", [c for c in held if c.section == section],
+                                 limits, opts.v)))
+    if opts.write and not opts.current:
+        data = {**limits, "calibrated_on": f"{Path(opts.cases).name}, split=calibrate ({len(calib)} cases)",
+                "objective": "(answer accuracy + abstain F1) / 2", "written": time.strftime("%Y-%m-%d")}
+        OUT.write_text(json.dumps(data, indent=2) + "\n")
+        print(f"wrote {OUT.relative_to(ROOT)}")
     return 0
 
 

@@ -55,7 +55,7 @@ def test_looks_like_question(text, expected):
 def test_answers_a_question_with_numbered_sources(lib):
     reply = handle(lib, QUESTION)
     assert reply is not None and "cs231n" in reply.lower()
-    assert "\nSources:\n1. How do I start with image segmentation?" in reply
+    assert "\nSources:\n[1] How do I start with image segmentation?" in reply
     assert len(reply) <= MAX_REPLY
 
 
@@ -126,7 +126,7 @@ def test_long_answers_are_capped(lib, monkeypatch):
 
     monkeypatch.setattr(aidlgraph.query.ask, "ask", long_answer)
     reply = handle(lib, QUESTION)
-    assert len(reply) <= MAX_REPLY and "1. How do I start with image segmentation?" in reply
+    assert len(reply) <= MAX_REPLY and "[1] How do I start with image segmentation?" in reply
 
 
 # -- the Telegram adapter, without Telegram ----------------------------------------------------------

@@ -125,22 +125,18 @@ def _command(lib, name: str, arg: str) -> str | None:
 
 def _answer(lib, question: str, say_unknown: bool) -> str | None:
     from ..query.ask import ask
+    from ..views import answer_text, source_line
 
     try:
         result = ask(lib, question)
     except InputError as exc:
         return f"Sorry: {exc}" if say_unknown else None
     if not result["answered"]:
-        if not say_unknown:
-            return None
-        near = ", ".join(result.get("suggestions") or [])
-        return "I don't know: nothing in the archive answers that well enough." + (f"\nNearest topics: {near}" if near else "")
-    sources = [f"{n}. {s['title']}" + (f" <{s['url']}>" if s.get("url") else "")
-               for n, s in enumerate(result["sources"], 1)]
-    if result.get("kind") == "resources":  # the answer is the list of sources under a heading
-        head = result["answer"].splitlines()[0] if result["answer"] else "Start with:"
-        return fit([head], sources)
-    return fit([result["answer"], "", "Sources:"], sources)
+        return answer_text(result) if say_unknown else None
+    cited = [s for s in result["sources"] if s.get("role", "answer") == "answer"]
+    more = [s for s in result["sources"] if s.get("role") == "read more"]
+    lines = [source_line(s) for s in cited] + (["To read more:"] + [source_line(s) for s in more] if more else [])
+    return fit([result["answer"], "", "Sources:"], lines)
 
 
 def _path(lib, topic: str) -> str:

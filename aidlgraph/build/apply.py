@@ -12,9 +12,10 @@ SIMILAR_MIN = 0.55
 DUPLICATE_MIN = 0.95
 
 
-def apply(lib, plan: Plan, vectors: np.ndarray, inferred: dict[str, list[tuple[str, float]]], report) -> None:
-    """Write ``plan`` (with the vectors of ``plan.to_embed`` and the inferred tags) into ``lib``;
-    call it holding ``lib.writing()``. Fills in ``report``."""
+def apply(lib, plan: Plan, vectors: np.ndarray, inferred: dict[str, list[tuple[str, float]]], report,
+          parts: dict | None = None) -> None:
+    """Write ``plan`` (with the vectors of ``plan.to_embed``, their passages and the inferred tags)
+    into ``lib``; call it holding ``lib.writing()``. Fills in ``report``."""
     store, index = lib.store, lib.index
     with store.transaction():
         if len(vectors) and lib.dim is None:
@@ -40,6 +41,9 @@ def apply(lib, plan: Plan, vectors: np.ndarray, inferred: dict[str, list[tuple[s
         emb_nums = [nums.get(i) or plan.num(i) for i in plan.to_embed]
         if plan.to_embed:
             store.put_vectors(emb_nums, [plan.hashes[i] for i in plan.to_embed], vectors)
+        for iid, num in zip(plan.to_embed, emb_nums):
+            if parts and iid in parts:
+                store.put_passages(num, *parts[iid])
         removed = list(plan.gone.values())
         store.delete_items(removed)
         report.removed = len(removed)

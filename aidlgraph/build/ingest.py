@@ -16,7 +16,8 @@ from typing import Iterable
 import numpy as np
 
 from ..corpus import load_path
-from ..corpus.model import Batch, topic_text
+from ..corpus.model import Batch, passage_embed_text, topic_text
+from ..text import passages
 from ..library import Library
 from . import infer
 from .apply import apply
@@ -80,11 +81,11 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
         with lib.store.transaction(bump=False):  # nothing to write but which files were read
             lib.store.record_sources(todo.batches)
     else:
-        vectors = embed_items(lib, todo, progress)
+        vectors, parts = embed_items(lib, todo, progress)
         report.embedded = len(todo.to_embed)
         inferred = tag_untagged(lib, todo, vectors)
         report.inferred_tags = sum(1 for tags in inferred.values() if tags)
-        apply(lib, todo, vectors, inferred, report)
+        apply(lib, todo, vectors, inferred, report, parts)
         if todo.new_topics or report.embedded:
             lib.invalidate()
             lib.topic_vectors()  # store new topics' vectors now, so read commands never embed them
@@ -92,16 +93,32 @@ def _ingest(lib: Library, batches: list[Batch], prune: bool, progress: bool) -> 
     return report
 
 
-def embed_items(lib: Library, todo: Plan, progress: bool = False) -> np.ndarray:
-    """Vectors of ``todo.to_embed``, in order. Identical texts get identical vectors: each distinct
-    text is encoded once (TutorialBank lists 23% of its titles more than once, with different links)."""
+def embed_items(lib: Library, todo: Plan, progress: bool = False) -> tuple[np.ndarray, dict]:
+    """(vectors of ``todo.to_embed`` in order, their passages: item id -> (texts, vectors or None)).
+
+    Identical texts get identical vectors: each distinct text is encoded once (TutorialBank lists
+    23% of its titles more than once, with different links). An item whose text is one passage is
+    answered from its own vector; longer texts have each passage embedded with the item's title,
+    in the same batch."""
     if not todo.to_embed:
-        return np.zeros((0, lib.dim or 0), dtype=np.float32)
+        return np.zeros((0, lib.dim or 0), dtype=np.float32), {}
     texts = [todo.items[i][0].embed_text() for i in todo.to_embed]
-    distinct = list(dict.fromkeys(texts))
+    parts: dict[str, list[str]] = {}
+    for iid in todo.to_embed:
+        item = todo.items[iid][0]
+        parts[iid] = passages(item.text) or [item.title]
+    wanted = texts + [passage_embed_text(todo.items[i][0].title, p) for i in todo.to_embed if len(parts[i]) > 1
+                      for p in parts[i]]
+    distinct = list(dict.fromkeys(wanted))
     position = {text: n for n, text in enumerate(distinct)}
     encoded = lib.embedder.encode(distinct, progress=progress)
-    return encoded[[position[t] for t in texts]]
+    out = {}
+    for iid in todo.to_embed:
+        title = todo.items[iid][0].title
+        vecs = (encoded[[position[passage_embed_text(title, p)] for p in parts[iid]]]
+                if len(parts[iid]) > 1 else None)
+        out[iid] = (parts[iid], vecs)
+    return encoded[[position[t] for t in texts]], out
 
 
 def tag_untagged(lib: Library, todo: Plan, vectors: np.ndarray) -> dict[str, list[tuple[str, float]]]:

@@ -71,6 +71,11 @@ def embed_text(title: str, text: str | None) -> str:
     return f"{title}\n{text or ''}".strip()
 
 
+def passage_embed_text(title: str, passage: str) -> str:
+    """What the model reads for one passage of an item: the item's title gives it its subject."""
+    return f"{title}: {passage}"
+
+
 def topic_text(topic) -> str:
     """What the model reads for a topic (a Topic or a stored topic row): its name, aliases and
     description."""

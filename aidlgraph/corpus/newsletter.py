@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..text import split_sentences
 from .markdown import split_byline, strip_inline
 from .model import Batch, Item
 
@@ -86,11 +87,6 @@ SERIES_RE = re.compile(
 CONNECTORS = {"of", "for", "and", "the", "in", "on", "to", "with", "a", "an", "&", "c", "c++", "by"}
 TITLE_CUES = {"is", "be", "are", "was", "called", "named", "titled", "read", "see", "use", "try", "consider"}
 QUOTE_CUES = ("read", "book", "called", "titled", "on", "see", "check out", "consider", "named")
-ABBREVIATIONS = {
-    "prof", "dr", "mr", "mrs", "ms", "st", "vs", "etc", "e.g", "i.e", "inc", "ltd", "jr", "sr", "no",
-    "fig", "al", "approx", "cf", "vol", "ed", "eds", "pp", "p", "ph.d", "u.s", "a.i", "corp", "co",
-}
-SENTENCE_END_RE = re.compile(r"[.!?]+[\"”')\]]*\s+(?=[\"“(\[]?[A-Z0-9])")
 
 
 # ---------------------------------------------------------------- layout: lines into blocks
@@ -365,22 +361,6 @@ def _role(heading: str, first: Block | None, issue: Post, category: str | None) 
 
 
 # ---------------------------------------------------------------- text helpers
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a paragraph; abbreviations (Prof., e.g., G.) and initials do not end one."""
-    out, start = [], 0
-    for m in SENTENCE_END_RE.finditer(text):
-        before = text[start:m.start()].split()
-        last = before[-1].lower().rstrip(".") if before else ""
-        if last in ABBREVIATIONS or len(last) == 1 or re.fullmatch(r"(?:[a-z]\.)+[a-z]", last):
-            continue
-        out.append(text[start:m.end()].strip())
-        start = m.end()
-    tail = text[start:].strip()
-    if tail:
-        out.append(tail)
-    return out
 
 
 def _names_in(sentence: str) -> set[str]:

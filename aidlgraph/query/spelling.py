@@ -38,4 +38,6 @@ def spell_fixed(lib: Library, text: str, keep: set[str] = frozenset(), cutoff: f
         close = difflib.get_close_matches(low, candidates, n=1, cutoff=cutoff)
         return close[0] if close else word
 
+    text = re.sub(r"\b(\d+)([a-z]{1,3})\b", lambda m: f"{m.group(1)} {m.group(2)}"
+                  if m.group(2) in vocab else m.group(0), text, flags=re.I)  # "1080ti" -> "1080 ti"
     return re.sub(r"[A-Za-z][A-Za-z0-9]+", fix, text)

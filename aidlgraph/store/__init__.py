@@ -313,6 +313,7 @@ class Store:
                 continue
             ids.append(row[0])
             self.conn.execute("DELETE FROM vectors WHERE num = ?", [num])
+            self.conn.execute("DELETE FROM passages WHERE item_num = ?", [num])
             self.conn.execute("DELETE FROM edges WHERE src = ? OR (dst = ? AND kind IN ('next', 'similar'))", [row[0], row[0]])
             self.conn.execute("DELETE FROM items WHERE num = ?", [num])
         return ids
@@ -430,6 +431,58 @@ class Store:
 
     def count_vectors_not_of_dim(self, dim: int) -> int:
         return self.conn.execute("SELECT count(*) FROM vectors WHERE length(vector) != ?", [dim * 4]).fetchone()[0]
+
+    # -- passages ---------------------------------------------------------------------------
+    def put_passages(self, item_num: int, texts: list[str], vectors: np.ndarray | None) -> None:
+        """Replace an item's passages; ``vectors`` None when the item is one passage (it uses the
+        item's own vector)."""
+        self.conn.execute("DELETE FROM passages WHERE item_num = ?", [int(item_num)])
+        rows = [(int(item_num), n, text, None if vectors is None else np.asarray(vectors[n], dtype=np.float32).tobytes())
+                for n, text in enumerate(texts)]
+        self.conn.executemany("INSERT INTO passages (item_num, position, text, vector) VALUES (?, ?, ?, ?)", rows)
+
+    def passages(self, item_nums: list[int]) -> list[dict]:
+        """Passages of these items: num, item_num, position, text, vector (None: the item's own)."""
+        out = []
+        for chunk in _chunks(sorted({int(n) for n in item_nums})):
+            for num, item, pos, text, vec in self.conn.execute(
+                    f"SELECT num, item_num, position, text, vector FROM passages WHERE item_num IN ({_marks(chunk)}) "
+                    "ORDER BY item_num, position", chunk):
+                out.append({"num": num, "item_num": item, "position": pos, "text": text,
+                            "vector": None if vec is None else np.frombuffer(vec, dtype=np.float32)})
+        return out
+
+    def cache_passages(self, item_num: int, texts: list[str], vectors: np.ndarray | None) -> None:
+        """An item's passages made by a reader (an item stored before passages existed), best
+        effort and without a generation change, like the query cache."""
+        if self.readonly:
+            return
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.put_passages(item_num, texts, vectors)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    def items_without_passages(self, item_nums: list[int]) -> list[int]:
+        have = set()
+        for chunk in _chunks(sorted({int(n) for n in item_nums})):
+            have.update(r[0] for r in self.conn.execute(
+                f"SELECT DISTINCT item_num FROM passages WHERE item_num IN ({_marks(chunk)})", chunk))
+        return [int(n) for n in item_nums if int(n) not in have]
+
+    def passages_fts(self, query: str, limit: int) -> list[tuple[int, int]]:
+        """(passage num, item num) of the best BM25 matches of an FTS5 ``query``."""
+        if not query:
+            return []
+        return self.conn.execute(
+            "SELECT p.num, p.item_num FROM passages_fts f JOIN passages p ON p.num = f.rowid "
+            "WHERE passages_fts MATCH ? ORDER BY bm25(passages_fts) LIMIT ?", [query, limit]).fetchall()
+
+    def newest_date(self) -> str:
+        return self.conn.execute("SELECT max(date) FROM items WHERE date != ''").fetchone()[0] or ""
 
     # -- caches (written by readers too; not library state) -----------------------------------
     def cached_query_vector(self, model: str, text: str) -> np.ndarray | None:

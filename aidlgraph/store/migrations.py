@@ -112,3 +112,13 @@ def m006_medium_and_level(db: sqlite_utils.Database) -> None:
     # learner's path orders its readings by.
     db.execute("ALTER TABLE items ADD COLUMN medium TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE items ADD COLUMN level TEXT NOT NULL DEFAULT ''")
+
+
+@migration
+def m007_passages(db: sqlite_utils.Database) -> None:
+    # The passages an answer can quote (sentences of an item's text), with their own vectors and
+    # full-text index, so `ask` states what the archive says instead of listing whole items. A
+    # NULL vector means the passage is the whole item: its vector is the item's.
+    db["passages"].create({"num": int, "item_num": int, "position": int, "text": str, "vector": bytes}, pk="num")
+    db["passages"].create_index(["item_num", "position"], unique=True)
+    db["passages"].enable_fts(["text"], fts_version="FTS5", create_triggers=True, tokenize="porter")
