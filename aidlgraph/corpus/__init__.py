@@ -6,18 +6,22 @@ never touch the library. Input problems raise InputError with the file named and
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import re
 from pathlib import Path
 
 from ..errors import InputError
+from .limits import MAX_BYTES, MAX_ITEMS, MAX_LINE
 from .model import KINDS, Batch, Item, Prereq, Topic, normalise_name, slugify
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "KINDS", "Batch", "Item", "Prereq", "Topic", "load_path", "load_text", "read_text",
-    "normalise_name", "slugify", "SUFFIXES",
+    "normalise_name", "slugify", "SUFFIXES", "decode_bytes",
 ]
 
-MAX_BYTES = 200 * 1024 * 1024
 SUFFIXES = {
     ".yaml": "records", ".yml": "records", ".json": "records", ".jsonl": "records",
     ".ndjson": "records", ".csv": "records", ".tsv": "records",
@@ -38,18 +42,71 @@ def read_text(path: Path) -> str:
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc}); check the path and its permissions") from None
     if not data.strip():
         raise InputError(f"{path}: the file is empty; give a file with items in it")
-    if b"\x00" in data[:8192]:
-        raise InputError(f"{path}: this looks like a binary file, not text; ingest YAML, JSON, CSV/TSV, Markdown, text or RSS/Atom")
-    for encoding in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
+    return decode_bytes(data, str(path))
+
+
+# Byte-order marks, longest first: UTF-32 LE begins with the UTF-16 LE mark.
+BOMS = ((b"\x00\x00\xfe\xff", "utf-32-be", "UTF-32"), (b"\xff\xfe\x00\x00", "utf-32-le", "UTF-32"),
+        (b"\xef\xbb\xbf", "utf-8", "UTF-8"), (b"\xff\xfe", "utf-16-le", "UTF-16"), (b"\xfe\xff", "utf-16-be", "UTF-16"))
+SHOWN_LINES = 10  # line numbers a warning lists
+
+
+def decode_bytes(data: bytes, name: str) -> str:
+    """The text of a source file's bytes: a byte-order mark first (UTF-8, UTF-16 LE/BE, UTF-32),
+    then UTF-16 without one (Excel's "Unicode text": every other byte NUL), then UTF-8; a file that
+    is UTF-8 but for some lines (one stray Latin-1 byte) keeps its UTF-8 lines, and only the others
+    are read as Windows-1252, with a warning naming them. NUL bytes in anything else mean binary.
+
+    >>> decode_bytes("Naïve".encode("utf-16"), "x.csv"), decode_bytes("Naïve".encode("utf-16-le"), "x.csv")
+    ('Naïve', 'Naïve')
+    """
+    for bom, encoding, label in BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{name}: starts with a {label} byte-order mark but byte {exc.start + len(bom)} is not "
+                                 f"{label}; re-save it as UTF-8") from None
+    encoding = _utf16_without_bom(data[:8192])
+    if encoding:
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
-            continue
+            pass
+    if b"\x00" in data[:8192]:
+        raise InputError(f"{name}: this looks like a binary file, not text; ingest YAML, JSON, CSV/TSV, Markdown, text or RSS/Atom")
     try:
-        text = data.decode("cp1252")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not valid UTF-8 text; re-save it as UTF-8") from None
-    return text
+        pass
+    lines, odd = [], []
+    for number, raw in enumerate(data.splitlines(keepends=True), 1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            odd.append(number)
+            try:
+                lines.append(raw.decode("cp1252"))
+            except UnicodeDecodeError:  # the five bytes cp1252 leaves undefined
+                lines.append(raw.decode("latin-1"))
+    shown = ", ".join(map(str, odd[:SHOWN_LINES])) + (f" and {len(odd) - SHOWN_LINES} more" if len(odd) > SHOWN_LINES else "")
+    log.warning("%s: line%s %s of %d %s not UTF-8; read as Windows-1252 (check their accented letters, or re-save "
+                "the file as UTF-8)", name, "s" * (len(odd) > 1), shown, len(lines), "are" if len(odd) > 1 else "is")
+    return "".join(lines)
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """``utf-16-le`` or ``utf-16-be`` when NUL bytes sit at every other position, as text mostly
+    in ASCII looks in UTF-16; None otherwise."""
+    head = head[: len(head) // 2 * 2]
+    if len(head) < 4:
+        return None
+    even, odd = head[0::2].count(0) / (len(head) / 2), head[1::2].count(0) / (len(head) / 2)
+    if odd > 0.3 and even < 0.02:
+        return "utf-16-le"
+    if even > 0.3 and odd < 0.02:
+        return "utf-16-be"
+    return None
 
 
 def _kind_of(path: Path, text: str) -> str:
@@ -76,17 +133,39 @@ def load_text(text: str, origin: str, suffix: str, kind: str | None = None) -> B
         return load_records(text, origin, suffix.lower())
     if kind in ("markdown", "text"):
         _check_line_lengths(text, path.name)
+    _check_item_count(text, path.name, kind)
     if kind == "markdown":
         from .markdown import load_markdown
-        return load_markdown(text, origin)
-    if kind == "text":
+        batch = load_markdown(text, origin)
+    elif kind == "text":
         from .newsletter import load_newsletter
-        return load_newsletter(text, origin)
-    from .feeds import load_feed
-    return load_feed(text, origin)
+        batch = load_newsletter(text, origin)
+    else:
+        from .feeds import load_feed
+        batch = load_feed(text, origin)
+    if len(batch.items) > MAX_ITEMS:
+        raise InputError(f"{path.name}: {len(batch.items)} items; a file may hold at most {MAX_ITEMS}: split it")
+    return batch
 
 
-MAX_LINE = 100_000
+# What can become an item, counted on the text before a loader builds anything: list bullets and
+# table rows of Markdown, entries of a feed.
+ITEM_MARKS = {
+    "markdown": re.compile(r"^[ \t>]*(?:[-*+]|\d{1,9}[.)])[ \t]|^[ \t]*\|", re.MULTILINE),
+    "feed": re.compile(r"<(?:item|entry)[\s>/]", re.IGNORECASE),
+}
+
+
+def _check_item_count(text: str, name: str, kind: str) -> None:
+    marks = ITEM_MARKS.get(kind)
+    if marks is None:
+        return
+    count = 0
+    for _ in marks.finditer(text):
+        count += 1
+        if count > MAX_ITEMS:
+            what = "bullets or table rows" if kind == "markdown" else "entries"
+            raise InputError(f"{name}: more than {MAX_ITEMS} {what}; a file may hold at most {MAX_ITEMS} items: split it")
 
 
 def _check_line_lengths(text: str, name: str) -> None:
