@@ -150,7 +150,7 @@ def gather(lib: Library, question: str) -> Evidence:
         nums.setdefault(int(num), None)
     missing = [n for n, s in nums.items() if s is None]
     if missing:
-        vec_ids, vecs = lib.store.vectors(missing, dim=lib.dim)
+        vec_ids, vecs = lib.vectors(missing)
         nums.update({int(n): float(v @ vector) for n, v in zip(vec_ids, vecs)})
     rows = lib.store.items_by_num([n for n, s in nums.items() if s is not None])
     for num, row in rows.items():
@@ -405,7 +405,7 @@ def _question_readings(lib: Library, item: dict) -> list[dict]:
     pool = {i["num"]: i for pairs in about.values() for i, _ in pairs if i["kind"] == "resource" and i["id"] != item["id"]}
     if not pool:
         return []
-    ids, vecs = lib.store.vectors([item["num"], *pool], dim=lib.dim)
+    ids, vecs = lib.vectors([item["num"], *pool])
     by_num = dict(zip(ids.tolist(), vecs))
     if item["num"] not in by_num:
         return list(pool.values())[:QUESTION_SOURCES]

@@ -103,7 +103,7 @@ def best_items(lib: Library, order: list[str], per_topic: int) -> dict[str, list
     to the topic, free before paid; series parts in series order."""
     about = lib.store.items_about(order)
     nums = sorted({item["num"] for pairs in about.values() for item, _ in pairs})
-    vec_ids, vectors = lib.store.vectors(nums, dim=lib.dim)
+    vec_ids, vectors = lib.vectors(nums)
     item_vec = {int(n): v for n, v in zip(vec_ids, vectors)}
     topic_ids, topic_matrix = lib.topic_vectors() if nums else ([], None)
     topic_vec = {t: topic_matrix[i] for i, t in enumerate(topic_ids)}
