@@ -432,7 +432,9 @@ def serve(ctx: Context, host: str, port: int, workers: int, access_log: bool) ->
     ctx.lib().close()
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: serving on {host}: anyone who can reach port {port} can query this library"
-                   + ("; POST /ingest needs the token" if ctx.settings.token else ""), err=True)
+                   + ("; POST /ingest needs the token" if ctx.settings.token else "")
+                   + "; requests must name this machine (or a name in AIDLGRAPH_ALLOWED_HOSTS) as their Host",
+                   err=True)
     run(path, host=host, port=port, workers=workers, access_log=access_log)
 
 

@@ -97,7 +97,9 @@ def is_disk_full(exc: BaseException, path=None) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None and code & 0xFF == _SQLITE_FULL:
         return True
-    if path is not None and ((code is not None and code & 0xFF == _SQLITE_IOERR) or isinstance(exc, OSError)):
+    vague_io = (code is not None and code & 0xFF == _SQLITE_IOERR) or (
+        isinstance(exc, OSError) and exc.errno in (None, errno.EIO))
+    if path is not None and vague_io:
         free = free_bytes(path)
         return free is not None and free < LOW_SPACE
     return False

@@ -90,8 +90,9 @@ def decode_bytes(data: bytes, name: str) -> str:
             except UnicodeDecodeError:  # the five bytes cp1252 leaves undefined
                 lines.append(raw.decode("latin-1"))
     shown = ", ".join(map(str, odd[:SHOWN_LINES])) + (f" and {len(odd) - SHOWN_LINES} more" if len(odd) > SHOWN_LINES else "")
-    log.warning("%s: line%s %s of %d %s not UTF-8; read as Windows-1252 (check their accented letters, or re-save "
-                "the file as UTF-8)", name, "s" * (len(odd) > 1), shown, len(lines), "are" if len(odd) > 1 else "is")
+    many = len(odd) > 1
+    log.warning("%s: line%s %s of %d %s not UTF-8; read as Windows-1252 (check %s accented letters, or re-save "
+                "the file as UTF-8)", name, "s" * many, shown, len(lines), "are" if many else "is", "their" if many else "its")
     return "".join(lines)
 
 

@@ -179,7 +179,7 @@ def _one_row_per_line(text: str, tabs: int) -> bool:
     where a ``"`` is part of the text (read as CSV, a title starting with one would swallow rows)."""
     if '"' not in text:
         return False  # nothing to decide: both readings agree
-    return all(line.count("\t") == tabs for line in text.splitlines() if line.strip())
+    return all(line.count("\t") == tabs for line in io.StringIO(text) if line.strip())
 
 
 def _unquote(value: str) -> str:
