@@ -52,14 +52,7 @@ def verify(lib: Library) -> dict:
         bad_dim = store.count_vectors_not_of_dim(dim)
         if bad_dim:
             problems.append(f"{bad_dim} vectors do not have {dim} dimensions")
-    damaged = damaged_vectors(lib)
-    if damaged["unsound"]:  # reported below (as damaged or orphan vectors), not as a warning too
-        lib.warnings.append(lib.damage_warning(damaged["unsound"]))
-    if damaged["items"]:
-        problems.append(f"{len(damaged['items'])} stored item vectors are damaged (not finite or not unit length): "
-                        f"{_names(damaged['items'])}")
-    if damaged["topics"]:
-        problems.append(f"{len(damaged['topics'])} stored topic vectors are damaged: {_names(damaged['topics'])}")
+    damaged = _report_damage(lib, problems)
     index_state = "missing"
     path = lib.path / INDEX_NAME
     if path.exists() and dim:
@@ -130,6 +123,19 @@ def damaged_vectors(lib: Library) -> dict[str, list[dict]]:
     topics = [{"id": tid, "title": names.get(tid, tid)} for tid, (_, vector) in sorted(store.topic_vectors(lib.model).items())
               if (dim and len(vector) != dim) or not sound_rows(vector[None, :])[0]]
     return {"items": items, "topics": topics, "unsound": len(bad)}
+
+
+def _report_damage(lib: Library, problems: list[str]) -> dict[str, list[dict]]:
+    """``damaged_vectors``, with a problem line for each kind found."""
+    damaged = damaged_vectors(lib)
+    if damaged["unsound"]:  # reported here (as damaged or orphan vectors), not as a warning too
+        lib.warnings.append(lib.damage_warning(damaged["unsound"]))
+    if damaged["items"]:
+        problems.append(f"{len(damaged['items'])} stored item vectors are damaged (not finite or not unit length): "
+                        f"{_names(damaged['items'])}")
+    if damaged["topics"]:
+        problems.append(f"{len(damaged['topics'])} stored topic vectors are damaged: {_names(damaged['topics'])}")
+    return damaged
 
 
 def _names(rows: list[dict], most: int = 5) -> str:

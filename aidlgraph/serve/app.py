@@ -103,6 +103,17 @@ def health_view(lib, service: LibraryService) -> dict:
     return views.health_json(lib, service.generation, status, reason)
 
 
+def health_body(service: LibraryService) -> dict:
+    """``/healthz``: the health view, or status ``error`` for a library that cannot be opened or counted."""
+    from ..library import database_error
+
+    try:
+        return service.call(health_view, service)
+    except (LibraryError, sqlite3.DatabaseError) as exc:
+        reason = str(database_error(service.path, exc) if isinstance(exc, sqlite3.DatabaseError) else exc)
+        return views.health_error_json(service.path, service.generation, reason)
+
+
 # -- the app ---------------------------------------------------------------------------------------
 def create_app(library_path: str | os.PathLike | None = None, token: str | None = None,
                ingest_dir: str | os.PathLike | None = None, cache_size: int | None = None,
@@ -241,13 +252,7 @@ def read_routes(service: LibraryService):
     @router.get("/healthz", summary="The library's state (ok, degraded or error, with the reason), item count, "
                                      "model and path")
     def healthz():
-        from ..library import database_error
-
-        try:
-            body = service.call(health_view, service)
-        except (LibraryError, sqlite3.DatabaseError) as exc:  # a library that cannot be opened or counted
-            reason = str(database_error(service.path, exc) if isinstance(exc, sqlite3.DatabaseError) else exc)
-            body = views.health_error_json(service.path, service.generation, reason)
+        body = health_body(service)
         return reply(body, 503 if body["status"] == "error" else 200)
 
     @router.get("/path", summary="A reading path to a topic (aidlgraph path Q --json)")
