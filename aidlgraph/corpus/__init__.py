@@ -40,7 +40,7 @@ def read_text(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc}); check the path and its permissions") from None
-    if not data.strip():
+    if not data or data.isspace():  # (not strip(): that would copy a large file once more)
         raise InputError(f"{path}: the file is empty; give a file with items in it")
     return decode_bytes(data, str(path))
 
@@ -169,11 +169,31 @@ def _check_item_count(text: str, name: str, kind: str) -> None:
             raise InputError(f"{name}: more than {MAX_ITEMS} {what}; a file may hold at most {MAX_ITEMS} items: split it")
 
 
+def _overlong_line(text: str) -> int:
+    """The length of the first line longer than MAX_LINE, else 0, without splitting the text
+    (a million short lines would be a million strings): each step looks at a window of MAX_LINE + 1
+    characters from the start of a line; with no line break in it, that line is too long, else the
+    next step starts after the window's last break. A step past a short line is followed by one
+    past the window's end, so there are at most about 2 * len(text) / MAX_LINE steps.
+
+    >>> _overlong_line("short\\n" * 3), _overlong_line("x" * (MAX_LINE + 5) + "\\nok")
+    (0, 100005)
+    """
+    width, pos, size = MAX_LINE + 1, 0, len(text)
+    while pos + width <= size:
+        last = max(text.rfind("\n", pos, pos + width), text.rfind("\r", pos, pos + width))
+        if last < 0:
+            ends = [e for e in (text.find("\n", pos + width), text.find("\r", pos + width)) if e >= 0]
+            return (min(ends) if ends else size) - pos
+        pos = last + 1
+    return 0
+
+
 def _check_line_lengths(text: str, name: str) -> None:
     """Prose and reading lists have no 100k-character lines; the layout-reading loaders slow
     down more than linearly on them (seconds per megabyte of one line), so refuse them."""
-    longest = max(map(len, text.splitlines()), default=0)
-    if longest > MAX_LINE:
+    longest = _overlong_line(text)
+    if longest:
         raise InputError(f"{name}: a line of {longest} characters; Markdown and text sources are read line by line "
                          f"and take lines of up to {MAX_LINE}: wrap the text, or give a structured format (YAML, JSON, CSV)")
 
