@@ -5,6 +5,7 @@ topic never imports torch.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import sys
@@ -13,7 +14,7 @@ import click
 
 from .config import PER_TOPIC, settings
 from .corpus.model import KINDS
-from .errors import AidlgraphError
+from .errors import AidlgraphError, is_disk_full
 
 
 class Context:
@@ -45,6 +46,23 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+class WarningLine(logging.Handler):
+    """aidlgraph's warnings (a library running degraded, a file read with a fallback encoding, an
+    ONNX export that could not be written) as ``warning: ...`` lines on standard error."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.secho(f"warning: {record.getMessage()}", fg="yellow", err=True)  # stderr as it is now
+
+
+def show_warnings(on: bool = True) -> None:
+    """Print warnings as lines (on), or leave them to the logging setup of a server or bot (off)."""
+    logger = logging.getLogger("aidlgraph")
+    for handler in [h for h in logger.handlers if isinstance(h, WarningLine)]:
+        logger.removeHandler(handler)
+    if on:
+        logger.addHandler(WarningLine(logging.WARNING))
 
 
 def emit_json(data) -> None:
@@ -82,6 +100,7 @@ class Group(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, library: str | None, wait: float) -> None:
     """aidlgraph: reading paths, related items and FAQ answers from the AIDL archive."""
+    show_warnings()
     ctx.obj = Context(library, wait)
 
 
@@ -442,11 +461,14 @@ def serve(ctx: Context, host: str, port: int, workers: int, access_log: bool) ->
     """
     from .serve import serve as run
 
+    show_warnings(False)  # the server logs them, with its own format
     path = ctx.lib().path  # builds the default library first, with the same message as other commands
     ctx.lib().close()
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: serving on {host}: anyone who can reach port {port} can query this library"
-                   + ("; POST /ingest needs the token" if ctx.settings.token else ""), err=True)
+                   + ("; POST /ingest needs the token" if ctx.settings.token else "")
+                   + "; requests must name this machine (or a name in AIDLGRAPH_ALLOWED_HOSTS) as their Host",
+                   err=True)
     run(path, host=host, port=port, workers=workers, access_log=access_log)
 
 
@@ -464,6 +486,7 @@ def bot_telegram(ctx: Context) -> None:
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
         raise click.UsageError("set TELEGRAM_BOT_TOKEN to the token @BotFather gave you")
+    show_warnings(False)  # the bot logs them, with its own format
     path = ctx.lib().path
     ctx.lib().close()
     run(token, path)
@@ -553,6 +576,10 @@ def main() -> None:
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:  # the last guard: one line, never a traceback
+        if isinstance(exc, OSError) and is_disk_full(exc):  # the output (a redirected export) ran out of room
+            click.secho(f"error: disk full while writing {exc.filename or 'the output'}; free space and re-run",
+                        fg="red", err=True)
+            sys.exit(1)
         if settings().debug:
             raise
         click.secho(f"error: unexpected {type(exc).__name__}: {exc} (set AIDLGRAPH_DEBUG=1 for details; please report it)",

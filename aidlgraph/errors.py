@@ -45,3 +45,67 @@ class LibraryError(AidlgraphError):
 
 class NotFoundError(AidlgraphError):
     """An item id that the library does not hold."""
+
+
+class DiskFullError(LibraryError):
+    """A write that failed because the disk (or the user's quota) is full. The message says what
+    was and was not saved; the library is left as the last completed write left it."""
+
+
+# -- telling a full disk from other I/O failures -------------------------------------------------
+# SQLite reports a full disk as SQLITE_FULL (13), or as an I/O error (10, with an extended code in
+# the high bits) when the write that failed was its shared-memory or WAL file; FAISS reports it as
+# a RuntimeError carrying the C library's message.
+_SQLITE_FULL, _SQLITE_IOERR = 13, 10
+_FULL_MESSAGES = ("no space left on device", "disk quota exceeded", "database or disk is full")
+LOW_SPACE = 1024 * 1024  # an I/O error with less free space than this is taken for a full disk
+
+
+def free_bytes(path) -> int | None:
+    """Free bytes on the filesystem holding ``path`` (its nearest existing parent), or None."""
+    import os
+    import shutil
+
+    path = os.fspath(path)
+    while path and not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    try:
+        return shutil.disk_usage(path or ".").free
+    except OSError:
+        return None
+
+
+def free_text(path) -> str:
+    """``"12 KB free"``: how much room the disk holding ``path`` has left, for error messages."""
+    free = free_bytes(path)
+    if free is None:
+        return "free space unknown"
+    for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if free >= size:
+            return f"{free / size:.1f} {unit} free" if free < 10 * size else f"{free // size} {unit} free"
+    return f"{free} bytes free"
+
+
+def is_disk_full(exc: BaseException, path=None) -> bool:
+    """True when ``exc`` (an OSError, a sqlite3 error or a FAISS RuntimeError) says the disk is
+    full; an I/O error without a clear cause counts as one when ``path``'s disk has almost no room."""
+    import errno
+
+    if isinstance(exc, DiskFullError):
+        return True
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if any(words in str(exc).lower() for words in _FULL_MESSAGES):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF == _SQLITE_FULL:
+        return True
+    vague_io = (code is not None and code & 0xFF == _SQLITE_IOERR) or (
+        isinstance(exc, OSError) and exc.errno in (None, errno.EIO))
+    if path is not None and vague_io:
+        free = free_bytes(path)
+        return free is not None and free < LOW_SPACE
+    return False

@@ -6,6 +6,7 @@ write is detected and repaired from the stored vectors, never by re-embedding.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -92,7 +93,10 @@ class VectorIndex:
         fd, tmp = tempfile.mkstemp(prefix=".vectors-", suffix=".tmp", dir=path.parent)
         os.close(fd)
         try:
-            faiss.write_index(self.index, tmp)
+            try:
+                faiss.write_index(self.index, tmp)
+            except RuntimeError as exc:  # FAISS's I/O errors: an OSError like every other write's
+                raise _os_error(exc, tmp) from None
             _fsync(tmp)
             _readable_by_all(tmp)  # mkstemp makes 0600; a shared library must stay readable
             os.replace(tmp, path)
@@ -153,3 +157,34 @@ def _readable_by_all(path: str) -> None:
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(path, 0o644 & ~umask)
+
+
+def _os_error(exc: RuntimeError, path: str) -> OSError:
+    """FAISS's write error (its message ends with the C library's reason) as an OSError."""
+    message = str(exc)
+    for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+        if os.strerror(code).lower() in message.lower():
+            return OSError(code, os.strerror(code), path)
+    return OSError(errno.EIO, f"FAISS could not write the index ({message.splitlines()[-1][-160:]})", path)
+
+
+# -- what a stored vector must be ------------------------------------------------------------------
+UNIT_TOLERANCE = 1e-3  # |norm - 1| of a float32 L2-normalised vector is ~1e-7; a flipped byte is far off
+
+
+def sound_rows(vectors: np.ndarray) -> np.ndarray:
+    """A boolean mask of the rows of ``vectors`` that are finite unit vectors, as every embedder
+    returns them. A byte flipped inside a stored blob (which SQLite's own checks cannot see) makes
+    a NaN, an infinity or a vector of the wrong length, whose inner products would outrank every
+    real match; such rows must never reach the index.
+
+    >>> sound_rows(np.array([[0.6, 0.8], [np.nan, 0.0], [3e20, 0.0], [0.0, 0.0]], dtype=np.float32)).tolist()
+    [True, False, False, False]
+    """
+    vectors = np.asarray(vectors)
+    if vectors.ndim != 2 or not len(vectors):
+        return np.ones(len(vectors), dtype=bool)
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(vectors).all(axis=1)
+        norms = np.linalg.norm(np.where(np.isfinite(vectors), vectors, 0).astype(np.float64), axis=1)
+    return finite & (np.abs(norms - 1.0) <= UNIT_TOLERANCE)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
 import sqlite3
 import time
@@ -23,8 +24,10 @@ import numpy as np
 
 from .config import settings
 from .corpus.model import topic_text
-from .errors import LibraryError
+from .errors import LOW_SPACE, DiskFullError, LibraryError, free_bytes, free_text, is_disk_full
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 DB_NAME = "library.db"
 INDEX_NAME = "vectors.faiss"
@@ -51,6 +54,8 @@ class Library:
         self._derived: dict[str, Any] = {}
         self._seen = store.generation  # the generation the derived state belongs to
         self.file_id = _file_id(self.path / DB_NAME)
+        self.full_disk = ""  # why the library was opened read-only on a full disk ("" when it was not)
+        self.warnings: list[str] = []  # what runs degraded: said once each (logged), and shown by /healthz
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
@@ -73,7 +78,18 @@ class Library:
             readonly = not (dir_writable and os.access(db, os.W_OK))
         # A WAL database in a directory nobody can write to has no -shm file to share: nobody can
         # change it either, so SQLite may read it as immutable.
-        store = Store(db, readonly=readonly, immutable=readonly and not dir_writable)
+        try:
+            store = Store(db, readonly=readonly, immutable=readonly and not dir_writable)
+        except DiskFullError:
+            # SQLite could not make its -shm file. With no write-ahead log waiting to be folded in,
+            # the database file is the whole library: read it as it is, and refuse writes.
+            wal = db.with_name(db.name + "-wal")
+            if readonly or (wal.exists() and wal.stat().st_size):
+                raise
+            store = Store(db, readonly=True, immutable=True)
+            lib = cls(path, store, embedder=embedder, backend=backend)
+            lib.full_disk = f"the disk holding {path} is full ({free_text(path)})"
+            return lib
         return cls(path, store, embedder=embedder, backend=backend)
 
     @property
@@ -109,6 +125,20 @@ class Library:
         """True when ``library.db`` is no longer the file this object opened (``init --force``, or
         a directory swapped in with ``mv``): reopen the library to see the new one."""
         return _file_id(self.path / DB_NAME) != self.file_id
+
+    def should_reopen(self) -> bool:
+        """``replaced()``, or opened read-only on a full disk that has room again (a long-lived
+        reader, such as the server, then reopens it to see later writes)."""
+        if self.replaced():
+            return True
+        free = free_bytes(self.path) if self.full_disk else None
+        return free is not None and free >= LOW_SPACE
+
+    def warn(self, reason: str) -> None:
+        """Record (and log, once) a way this library runs degraded: ``/healthz`` reports these."""
+        if reason not in self.warnings:
+            self.warnings.append(reason)
+            log.warning("%s", reason)
 
     def invalidate(self) -> None:
         self._graph = None
@@ -191,6 +221,9 @@ class Library:
     def index(self):
         """The FAISS index, loaded from disk, or rebuilt from stored vectors when stale."""
         if self._index is None:
+            if self.full_disk:  # said here, by the commands that read, not by those that fail to write
+                self.warn(f"{self.full_disk}: the library is open read-only and its search index is kept in "
+                          "memory; free space to write to it again")
             self._index = self._load_index()
         return self._index
 
@@ -222,17 +255,41 @@ class Library:
 
         with self.store.snapshot():  # the vectors and the generation they belong to
             generation = self.store.generation
-            ids, vectors = self.store.vectors(dim=self.dim)
+            ids, vectors = self.vectors()  # damaged vectors never enter the index
         index = VectorIndex.build(self.dim, ids, vectors)
-        if save and locked:
-            with contextlib.suppress(OSError):
+        try:
+            if save and locked:
                 self.save_index(index, generation)
-        elif save:
-            with contextlib.suppress(LibraryError, OSError), write_lock(self.path):
-                if self.store.generation == generation:
-                    self.save_index(index, generation)
+            elif save:
+                with write_lock(self.path):
+                    if self.store.generation == generation:
+                        self.save_index(index, generation)
+        except OSError as exc:  # a full disk, a read-only file: this process uses the index from memory
+            cause = f"disk full, {free_text(self.path)}" if is_disk_full(exc, self.path) else (exc.strerror or str(exc))
+            self.warn(f"the search index could not be saved ({cause}); it is used from memory, and the next "
+                      "command that can write saves it")
+        except LibraryError:
+            pass  # a writer is active: it saves its own index after its commit
         self._index, self._index_generation = index, generation
         return index
+
+    def vectors(self, nums: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(nums, matrix) of the stored item vectors, all or those of ``nums``, leaving out damaged
+        ones (not finite, or not unit length: see ``index.sound_rows``) with a warning; read
+        commands never re-embed, so those items drop out of searches until ``check --repair``."""
+        from .index import sound_rows
+
+        ids, vectors = self.store.vectors(nums, dim=self.dim)
+        sound = sound_rows(vectors)
+        if not sound.all():
+            self.warn(self.damage_warning(int((~sound).sum())))
+            ids, vectors = ids[sound], vectors[sound]
+        return ids, vectors
+
+    @staticmethod
+    def damage_warning(count: int) -> str:
+        return (f"{count} stored item vectors are damaged and left out of searches; run `aidlgraph check --repair` "
+                "to re-embed them")
 
     def save_index(self, index, generation: str | None = None) -> None:
         """Write ``index`` stamped with ``generation`` (default: the database's). Call it holding
@@ -258,7 +315,7 @@ class Library:
             texts = {t["id"]: topic_text(t) for t in self.store.topics()}
             hashes = {tid: hashlib.sha1(text.encode()).hexdigest() for tid, text in texts.items()}
             stored = self.store.topic_vectors(self.model)
-            stale = [tid for tid in texts if stored.get(tid, ("",))[0] != hashes[tid]]
+            stale = [tid for tid in texts if stored.get(tid, ("",))[0] != hashes[tid] or not _sound(stored[tid][1], self.dim)]
             vectors = {tid: v for tid, (h, v) in stored.items() if tid in texts}
             if stale:
                 fresh = self.query_embedder.encode([texts[t] for t in stale])
@@ -278,6 +335,8 @@ class Library:
         Write transactions inside (``store.transaction()``) move the generation on; when the block
         ends, the FAISS index is saved if it changed, or its stamp moved to the new generation if
         only other tables did (so the next open does not rebuild an index that is current)."""
+        if self.full_disk:
+            raise DiskFullError(f"{self.full_disk}; free space and re-run; nothing was changed")
         if self.readonly:
             raise LibraryError(f"{self.path}: the library is read-only here (no write access to it or its "
                                "directory); copy it somewhere writable, or ask its owner to run this")
@@ -314,10 +373,23 @@ class Library:
             elif path.exists() and read_stamp(path).get("generation") == before:
                 write_stamp(path, {**read_stamp(path), "generation": after})
         except OSError as exc:
+            if index is not None:
+                self._index_generation = after  # the index in memory is current: this process keeps using it
             what = "items were stored" if index is not None and index.changed else "changes were stored"
+            if is_disk_full(exc, self.path):
+                raise DiskFullError(
+                    f"{what.replace(' were stored', ' saved')}, but the search index could not be written: disk full "
+                    f"({free_text(self.path)}); it will be rebuilt from the stored vectors on the next command; "
+                    "free space, then run `aidlgraph check --repair`") from None
             raise LibraryError(
                 f"the {what}, but writing the vector index failed ({exc.strerror or exc}); "
                 "the next command rebuilds it from the stored vectors (or run `aidlgraph check --repair`)") from None
+
+
+def _sound(vector: np.ndarray, dim: int | None) -> bool:
+    from .index import sound_rows
+
+    return (dim is None or len(vector) == dim) and bool(sound_rows(vector[None, :])[0])
 
 
 def _file_id(path: Path) -> tuple[int, int] | None:
@@ -331,13 +403,21 @@ def _file_id(path: Path) -> tuple[int, int] | None:
 def database_error(path: str | os.PathLike | None, exc: Exception | str) -> LibraryError:
     """The one-line error for a database SQLite cannot use, with what to do about it."""
     db = settings().library_dir(path) / DB_NAME
+    if not isinstance(exc, str) and is_disk_full(exc, db):
+        return DiskFullError(f"disk full while using {db} ({free_text(db)}); free space and re-run")
     reason = " ".join(str(exc).split())[:200]
-    if isinstance(exc, sqlite3.OperationalError) and not any(
-            word in reason for word in ("malformed", "not a database", "vtable constructor", "no such")):
+    if not is_damage(exc):
         return LibraryError(f"{db}: the library database failed ({reason}); if another aidlgraph process is "
                             f"writing, wait for it and retry; if this persists, run `aidlgraph --library {db.parent} check`")
     return LibraryError(f"{db}: the library database is damaged ({reason}); restore it from a backup, or move it "
                         f"away and rebuild with `aidlgraph --library {db.parent} init --force`, then re-ingest your sources")
+
+
+def is_damage(exc: Exception | str) -> bool:
+    """True when a database error means a damaged file (not a busy or full one)."""
+    reason = str(exc)
+    return not isinstance(exc, sqlite3.OperationalError) or any(
+        word in reason for word in ("malformed", "not a database", "vtable constructor", "no such"))
 
 
 @contextlib.contextmanager

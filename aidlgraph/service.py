@@ -26,8 +26,8 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 
 from .config import RESPONSE_CACHE, settings
-from .errors import AidlgraphError, InputError, UnknownTopicError
-from .library import Library
+from .errors import AidlgraphError, InputError, UnknownTopicError, free_bytes, free_text
+from .library import Library, database_error
 from .views import dumps
 
 log = logging.getLogger("aidlgraph.service")
@@ -36,6 +36,7 @@ T = TypeVar("T")
 
 READ_BUSY_TIMEOUT_MS = 250  # the read connection only writes the query cache; never wait on an ingest for it
 MEMO_SIZE = 4096            # query embeddings kept in memory (about 1.5 KB each)
+LOW_SPACE = 64 * 2**20      # below this much free space /healthz reports "degraded": the next ingest may fail
 
 
 class LRU:
@@ -91,6 +92,8 @@ class LibraryService:
         self._lib: ServedLibrary | None = None
         self.generation: str | None = None
         self.reloads = 0
+        self._failure: tuple[str | None, str] | None = None  # (generation, why) of a database failure a request met
+        self._checked: tuple[str | None, list[str]] | None = None  # (generation, PRAGMA quick_check's answer)
 
     # opening and reloading
     def _open(self) -> ServedLibrary:
@@ -115,7 +118,7 @@ class LibraryService:
     def _current(self) -> ServedLibrary:
         """The library, reloaded if it changed or was replaced. Call with the lock held."""
         lib = self._lib
-        if lib is not None and not lib.replaced() and lib.generation == self.generation:
+        if lib is not None and not lib.should_reopen() and lib.generation == self.generation:
             return lib
         fresh = self._open()
         self._warm(fresh)
@@ -149,6 +152,29 @@ class LibraryService:
                 if key is not None:
                     self._responses.put(key, body)
             return body
+
+    # health
+    def failed(self, reason: str) -> None:
+        """A request met a damaged database: ``health`` reports it until the library changes."""
+        self._failure = (self.generation, reason)
+
+    def health(self, lib: Library) -> tuple[str, str]:
+        """(status, reason) of the served library, for ``/healthz``: ``error`` when its database is
+        damaged (a request met the damage, or SQLite's quick_check, run once per generation, finds
+        it), ``degraded`` when it answers but something is wrong (read-only on a full disk, an index
+        kept in memory, damaged vectors left out, little free space), else ``ok``. Call it through
+        ``call`` (with the lock held)."""
+        if self._failure is not None and self._failure[0] == self.generation:
+            return "error", self._failure[1]
+        if self._checked is None or self._checked[0] != self.generation:
+            self._checked = (self.generation, lib.store.quick_check(3))
+        if self._checked[1] != ["ok"]:
+            return "error", str(database_error(lib.path, "; ".join(self._checked[1])[:150] or "malformed"))
+        reasons = list(lib.warnings)
+        free = free_bytes(lib.path)
+        if free is not None and free < LOW_SPACE and not lib.full_disk:
+            reasons.append(f"the disk holding the library is nearly full ({free_text(lib.path)}); ingests may fail")
+        return ("degraded", "; ".join(reasons)) if reasons else ("ok", "")
 
     def close(self) -> None:
         with self._lock:

@@ -127,6 +127,11 @@ def health_json(lib, generation: str | None, status: str = "ok", reason: str = "
     return out
 
 
+def health_error_json(path, generation: str | None, reason: str) -> dict:
+    """``/healthz`` when the library cannot even be counted: status ``error`` and why."""
+    return {"status": "error", "reason": reason, "library": str(path), "generation": generation}
+
+
 def ingest_json(report, generation: str | None = None) -> dict:
     out = {k: v for k, v in vars(report).items() if k != "duplicates"}
     out["seconds"] = round(report.seconds, 3)

@@ -24,6 +24,19 @@ def isolated_cache(tmp_path_factory):
         os.environ["AIDLGRAPH_CACHE"] = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def test_client_host():
+    """Starlette's TestClient sends ``Host: testserver``; the server answers only the names it is
+    given (a guard against DNS rebinding), so the tests' apps are given this one."""
+    previous = os.environ.get("AIDLGRAPH_ALLOWED_HOSTS")
+    os.environ["AIDLGRAPH_ALLOWED_HOSTS"] = "testserver"
+    yield
+    if previous is None:
+        os.environ.pop("AIDLGRAPH_ALLOWED_HOSTS", None)
+    else:
+        os.environ["AIDLGRAPH_ALLOWED_HOSTS"] = previous
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch):
     """Every test gets its own library location; nothing touches the user's data dir."""

@@ -192,7 +192,11 @@ def test_ingest_killed_at_the_critical_points(tmp_path, model, monkeypatch, poin
     assert counts(lib_path) == (9, 9)
 
 
-def test_index_write_failing_after_the_commit_is_repaired_on_open(mini_library, tmp_path, monkeypatch):
+@pytest.mark.parametrize("code,message", [
+    (28, "items saved, but the search index could not be written: disk full"),  # ENOSPC (issue 15's wording)
+    (5, "items were stored, but writing the vector index failed"),  # EIO
+])
+def test_index_write_failing_after_the_commit_is_repaired_on_open(mini_library, tmp_path, monkeypatch, code, message):
     from aidlgraph.index import VectorIndex, read_stamp
 
     extra = tmp_path / "more.yaml"
@@ -200,9 +204,9 @@ def test_index_write_failing_after_the_commit_is_repaired_on_open(mini_library, 
     stamp_before = read_stamp(mini_library.path / INDEX_NAME)
 
     def disk_full(self, path, stamp):
-        raise OSError(28, "No space left on device")
+        raise OSError(code, os.strerror(code))
     monkeypatch.setattr(VectorIndex, "save", disk_full)
-    with pytest.raises(LibraryError, match="items were stored, but writing the vector index failed"):
+    with pytest.raises(LibraryError, match=message):
         ingest(mini_library, [extra])
     monkeypatch.undo()
     assert counts(mini_library.path) == (10, 10)  # the commit stands

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from ..config import settings
-from ..errors import LibraryError
+from ..errors import DiskFullError, LibraryError, free_text, is_disk_full
 from ..library import DB_NAME, INDEX_NAME, STAMP_NAME, Library, write_lock
 from ..store import Store
 
@@ -31,31 +31,44 @@ def create(path: str | os.PathLike | None = None, empty: bool = False, progress:
             shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-building-", dir=path.parent))
         try:
-            store = Store(tmp / DB_NAME)
-            with store.transaction():
-                store.set_meta("model", embedder.name if embedder is not None else settings().model)
-                store.set_meta("created", time.strftime("%Y-%m-%dT%H:%M:%S"))
-                # Generations count from 0 in every library: the id tells an index stamped for
-                # generation N of this library from one left by the library it replaced.
-                store.set_meta("library_id", uuid.uuid4().hex)
-            lib = Library(tmp, store, embedder=embedder)
-            if not empty:
-                _ingest_shipped(lib, progress)
-            store.checkpoint()
-            lib.close()
-            path.mkdir(parents=True, exist_ok=True)
-            # The database last: a reader that sees the new library.db finds its index beside it.
-            for name in (INDEX_NAME, STAMP_NAME, DB_NAME):
-                if (tmp / name).exists():
-                    os.replace(tmp / name, path / name)
-                elif (path / name).exists():
-                    os.unlink(path / name)
-            for suffix in ("-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path / (DB_NAME + suffix))
+            _build(tmp, path, empty, progress, embedder)
+        except (DiskFullError, OSError) as exc:
+            if isinstance(exc, OSError) and not is_disk_full(exc, tmp):
+                raise
+            # Built beside the library and moved into place only when whole: nothing changed.
+            raise DiskFullError(f"disk full while creating the library at {path} ({free_text(path.parent)}); "
+                                "free space and re-run; nothing was changed") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def _build(tmp: Path, path: Path, empty: bool, progress: bool, embedder) -> None:
+    """Build a library in ``tmp``, then move its files to ``path`` (the database last)."""
+    store = Store(tmp / DB_NAME)
+    lib = Library(tmp, store, embedder=embedder)
+    try:
+        with store.transaction():
+            store.set_meta("model", embedder.name if embedder is not None else settings().model)
+            store.set_meta("created", time.strftime("%Y-%m-%dT%H:%M:%S"))
+            # Generations count from 0 in every library: the id tells an index stamped for
+            # generation N of this library from one left by the library it replaced.
+            store.set_meta("library_id", uuid.uuid4().hex)
+        if not empty:
+            _ingest_shipped(lib, progress)
+        store.checkpoint()
+    finally:
+        lib.close()
+    path.mkdir(parents=True, exist_ok=True)
+    # The database last: a reader that sees the new library.db finds its index beside it.
+    for name in (INDEX_NAME, STAMP_NAME, DB_NAME):
+        if (tmp / name).exists():
+            os.replace(tmp / name, path / name)
+        elif (path / name).exists():
+            os.unlink(path / name)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path / (DB_NAME + suffix))
 
 
 def _ingest_shipped(lib: Library, progress: bool) -> None:

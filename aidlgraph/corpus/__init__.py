@@ -6,18 +6,22 @@ never touch the library. Input problems raise InputError with the file named and
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import re
 from pathlib import Path
 
 from ..errors import InputError
+from .limits import MAX_BYTES, MAX_ITEMS, MAX_LINE
 from .model import KINDS, Batch, Item, Prereq, Topic, normalise_name, slugify
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "KINDS", "Batch", "Item", "Prereq", "Topic", "load_path", "load_text", "read_text",
-    "normalise_name", "slugify", "SUFFIXES",
+    "normalise_name", "slugify", "SUFFIXES", "decode_bytes",
 ]
 
-MAX_BYTES = 200 * 1024 * 1024
 SUFFIXES = {
     ".yaml": "records", ".yml": "records", ".json": "records", ".jsonl": "records",
     ".ndjson": "records", ".csv": "records", ".tsv": "records",
@@ -36,20 +40,74 @@ def read_text(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc}); check the path and its permissions") from None
-    if not data.strip():
+    if not data or data.isspace():  # (not strip(): that would copy a large file once more)
         raise InputError(f"{path}: the file is empty; give a file with items in it")
-    if b"\x00" in data[:8192]:
-        raise InputError(f"{path}: this looks like a binary file, not text; ingest YAML, JSON, CSV/TSV, Markdown, text or RSS/Atom")
-    for encoding in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
+    return decode_bytes(data, str(path))
+
+
+# Byte-order marks, longest first: UTF-32 LE begins with the UTF-16 LE mark.
+BOMS = ((b"\x00\x00\xfe\xff", "utf-32-be", "UTF-32"), (b"\xff\xfe\x00\x00", "utf-32-le", "UTF-32"),
+        (b"\xef\xbb\xbf", "utf-8", "UTF-8"), (b"\xff\xfe", "utf-16-le", "UTF-16"), (b"\xfe\xff", "utf-16-be", "UTF-16"))
+SHOWN_LINES = 10  # line numbers a warning lists
+
+
+def decode_bytes(data: bytes, name: str) -> str:
+    """The text of a source file's bytes: a byte-order mark first (UTF-8, UTF-16 LE/BE, UTF-32),
+    then UTF-16 without one (Excel's "Unicode text": every other byte NUL), then UTF-8; a file that
+    is UTF-8 but for some lines (one stray Latin-1 byte) keeps its UTF-8 lines, and only the others
+    are read as Windows-1252, with a warning naming them. NUL bytes in anything else mean binary.
+
+    >>> decode_bytes("Naïve".encode("utf-16"), "x.csv"), decode_bytes("Naïve".encode("utf-16-le"), "x.csv")
+    ('Naïve', 'Naïve')
+    """
+    for bom, encoding, label in BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{name}: starts with a {label} byte-order mark but byte {exc.start + len(bom)} is not "
+                                 f"{label}; re-save it as UTF-8") from None
+    encoding = _utf16_without_bom(data[:8192])
+    if encoding:
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
-            continue
+            pass
+    if b"\x00" in data[:8192]:
+        raise InputError(f"{name}: this looks like a binary file, not text; ingest YAML, JSON, CSV/TSV, Markdown, text or RSS/Atom")
     try:
-        text = data.decode("cp1252")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not valid UTF-8 text; re-save it as UTF-8") from None
-    return text
+        pass
+    lines, odd = [], []
+    for number, raw in enumerate(data.splitlines(keepends=True), 1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            odd.append(number)
+            try:
+                lines.append(raw.decode("cp1252"))
+            except UnicodeDecodeError:  # the five bytes cp1252 leaves undefined
+                lines.append(raw.decode("latin-1"))
+    shown = ", ".join(map(str, odd[:SHOWN_LINES])) + (f" and {len(odd) - SHOWN_LINES} more" if len(odd) > SHOWN_LINES else "")
+    many = len(odd) > 1
+    log.warning("%s: line%s %s of %d %s not UTF-8; read as Windows-1252 (check %s accented letters, or re-save "
+                "the file as UTF-8)", name, "s" * many, shown, len(lines), "are" if many else "is", "their" if many else "its")
+    return "".join(lines)
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """``utf-16-le`` or ``utf-16-be`` when NUL bytes sit at every other position, as text mostly
+    in ASCII looks in UTF-16; None otherwise."""
+    head = head[: len(head) // 2 * 2]
+    if len(head) < 4:
+        return None
+    even, odd = head[0::2].count(0) / (len(head) / 2), head[1::2].count(0) / (len(head) / 2)
+    if odd > 0.3 and even < 0.02:
+        return "utf-16-le"
+    if even > 0.3 and odd < 0.02:
+        return "utf-16-be"
+    return None
 
 
 def _kind_of(path: Path, text: str) -> str:
@@ -76,24 +134,66 @@ def load_text(text: str, origin: str, suffix: str, kind: str | None = None) -> B
         return load_records(text, origin, suffix.lower())
     if kind in ("markdown", "text"):
         _check_line_lengths(text, path.name)
+    _check_item_count(text, path.name, kind)
     if kind == "markdown":
         from .markdown import load_markdown
-        return load_markdown(text, origin)
-    if kind == "text":
+        batch = load_markdown(text, origin)
+    elif kind == "text":
         from .newsletter import load_newsletter
-        return load_newsletter(text, origin)
-    from .feeds import load_feed
-    return load_feed(text, origin)
+        batch = load_newsletter(text, origin)
+    else:
+        from .feeds import load_feed
+        batch = load_feed(text, origin)
+    if len(batch.items) > MAX_ITEMS:
+        raise InputError(f"{path.name}: {len(batch.items)} items; a file may hold at most {MAX_ITEMS}: split it")
+    return batch
 
 
-MAX_LINE = 100_000
+# What can become an item, counted on the text before a loader builds anything: list bullets and
+# table rows of Markdown, entries of a feed.
+ITEM_MARKS = {
+    "markdown": re.compile(r"^[ \t>]*(?:[-*+]|\d{1,9}[.)])[ \t]|^[ \t]*\|", re.MULTILINE),
+    "feed": re.compile(r"<(?:item|entry)[\s>/]", re.IGNORECASE),
+}
+
+
+def _check_item_count(text: str, name: str, kind: str) -> None:
+    marks = ITEM_MARKS.get(kind)
+    if marks is None:
+        return
+    count = 0
+    for _ in marks.finditer(text):
+        count += 1
+        if count > MAX_ITEMS:
+            what = "bullets or table rows" if kind == "markdown" else "entries"
+            raise InputError(f"{name}: more than {MAX_ITEMS} {what}; a file may hold at most {MAX_ITEMS} items: split it")
+
+
+def _overlong_line(text: str) -> int:
+    """The length of the first line longer than MAX_LINE, else 0, without splitting the text
+    (a million short lines would be a million strings): each step looks at a window of MAX_LINE + 1
+    characters from the start of a line; with no line break in it, that line is too long, else the
+    next step starts after the window's last break. A step past a short line is followed by one
+    past the window's end, so there are at most about 2 * len(text) / MAX_LINE steps.
+
+    >>> _overlong_line("short\\n" * 3), _overlong_line("x" * (MAX_LINE + 5) + "\\nok")
+    (0, 100005)
+    """
+    width, pos, size = MAX_LINE + 1, 0, len(text)
+    while pos + width <= size:
+        last = max(text.rfind("\n", pos, pos + width), text.rfind("\r", pos, pos + width))
+        if last < 0:
+            ends = [e for e in (text.find("\n", pos + width), text.find("\r", pos + width)) if e >= 0]
+            return (min(ends) if ends else size) - pos
+        pos = last + 1
+    return 0
 
 
 def _check_line_lengths(text: str, name: str) -> None:
     """Prose and reading lists have no 100k-character lines; the layout-reading loaders slow
     down more than linearly on them (seconds per megabyte of one line), so refuse them."""
-    longest = max(map(len, text.splitlines()), default=0)
-    if longest > MAX_LINE:
+    longest = _overlong_line(text)
+    if longest:
         raise InputError(f"{name}: a line of {longest} characters; Markdown and text sources are read line by line "
                          f"and take lines of up to {MAX_LINE}: wrap the text, or give a structured format (YAML, JSON, CSV)")
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from .limits import (MAX_CELLS, MAX_COLUMNS, MAX_DEPTH, MAX_EXTRA_CHARS, MAX_EXTRA_FIELDS, MAX_FIELD, MAX_ITEMS,
+                     MAX_TOPICS, cap_extra)
 from .model import KINDS, Batch, Item, Prereq, Topic, level_of, medium_of
 
 TITLE_KEYS = ("title", "name", "resource", "label")
@@ -30,7 +33,7 @@ KNOWN = set(TITLE_KEYS + URL_KEYS + TOPIC_KEYS + AUTHOR_KEYS + DATE_KEYS + KIND_
             + TEXT_KEYS) | {
     "source", "series", "position", "free", "core", "minutes", "access", "id",
 }
-MAX_DEPTH = 64  # items are flat records; deeper values only crash later steps (hashing, JSON)
+log = logging.getLogger(__name__)
 
 
 def load_records(text: str, origin: str, suffix: str) -> Batch:
@@ -41,6 +44,8 @@ def load_records(text: str, origin: str, suffix: str) -> Batch:
         rows = []
         for lineno, line in enumerate(text.splitlines(), 1):
             if line.strip():
+                if len(rows) >= MAX_ITEMS:
+                    raise InputError(f"{name}: more than {MAX_ITEMS} lines of items; a file may hold at most {MAX_ITEMS}: split it")
                 try:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as exc:
@@ -90,6 +95,9 @@ def _check_shape(data: Any, name: str, text_len: int) -> None:
     while stack:
         value, depth = stack.pop()
         seen += 1 + (len(value) if isinstance(value, str) else 0)
+        if isinstance(value, str) and len(value) > MAX_FIELD:
+            raise InputError(f"{name}: a value of {len(value)} characters ({value[:40]!r}...); the limit per field is "
+                             f"{MAX_FIELD}: shorten it, or link to the full text with a url")
         if seen > budget:
             raise InputError(f"{name}: the document expands to more than {budget} characters (YAML aliases?); "
                              "write the items out without anchors and aliases")
@@ -112,18 +120,85 @@ def _check_shape(data: Any, name: str, text_len: int) -> None:
 
 
 def _read_csv(text: str, name: str, delimiter: str) -> list[dict]:
+    """The rows of a CSV or TSV file as dicts keyed by the lower-cased header, within the limits
+    of ``limits`` (columns per row, cells per file, characters per field, rows per file), checked
+    row by row as the reader goes. A quote that opens a field and swallows the rows after it (a
+    title that starts with ``"``) is an error naming its line, never a silent merge; a TSV whose
+    every line has the header's number of tabs is read line by line, its quotes as plain text."""
     sample = text[:4096]
     if delimiter == "," and sample.count("\t") > sample.count(","):
         delimiter = "\t"
-    csv.field_size_limit(10 * 1024 * 1024)
+    first = text[: text.find("\n")] if "\n" in text else text
+    if first.count(delimiter) >= MAX_COLUMNS:
+        raise InputError(f"{name}: the header has {first.count(delimiter) + 1} columns; a CSV/TSV file may have at "
+                         f"most {MAX_COLUMNS}")
+    quoting = csv.QUOTE_NONE if delimiter == "\t" and _one_row_per_line(text, first.count("\t")) else csv.QUOTE_MINIMAL
+    csv.field_size_limit(MAX_FIELD)
+    reader = csv.reader(_bounded_lines(text, delimiter, name), delimiter=delimiter, quoting=quoting)
+    line = 0  # the last line of the last complete row: the next row starts after it
     try:
-        reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-        header = [h.strip().lower() for h in (reader.fieldnames or []) if h]
+        header = [h.strip().lower() for h in next(reader, [])]
         if not any(h in TITLE_KEYS or h in URL_KEYS for h in header):
             raise InputError(f"{name}: no title or url column in the header {header[:8]}; name a column 'title' or 'url'")
-        return [{(k or "").strip().lower(): v for k, v in row.items() if k} for row in reader]
+        rows, cells, line = [], len(header), reader.line_num
+        for row in reader:
+            start, line = line + 1, reader.line_num
+            if not any(row):
+                continue
+            cells += len(row)
+            if len(row) > MAX_COLUMNS or cells > MAX_CELLS or len(rows) >= MAX_ITEMS:
+                raise InputError(f"{name}: line {start}: " + (
+                    f"{len(row)} columns; a row may have at most {MAX_COLUMNS}" if len(row) > MAX_COLUMNS else
+                    f"more than {MAX_CELLS} cells; a file may have at most {MAX_CELLS}: split it" if cells > MAX_CELLS else
+                    f"more than {MAX_ITEMS} rows; a file may hold at most {MAX_ITEMS}: split it"))
+            if line > start:
+                _check_not_swallowed(row, len(header), delimiter, name, start, line)
+            if quoting == csv.QUOTE_NONE:
+                row = [_unquote(v) for v in row]
+            rows.append({h: v for h, v in zip(header, row) if h})
+        return rows
     except csv.Error as exc:
-        raise InputError(f"{name}: malformed CSV ({exc}); check the quoting and the delimiter") from None
+        where = f"line {line + 1}: "  # where the row being read began
+        if "field larger than field limit" in str(exc):
+            raise InputError(f"{name}: {where}a field of more than {MAX_FIELD} characters (the limit per field); "
+                             "a quote that opens a field and never closes does this: check the quotes") from None
+        raise InputError(f"{name}: {where}malformed CSV ({exc}); check the quoting and the delimiter") from None
+
+
+def _bounded_lines(text: str, delimiter: str, name: str):
+    """The file's lines for the csv reader, refusing at once a line with more than MAX_COLUMNS
+    delimiters and no quote (the reader would build a list of all its cells first)."""
+    for number, line in enumerate(io.StringIO(text), 1):
+        if line.count(delimiter) >= MAX_COLUMNS and '"' not in line:
+            raise InputError(f"{name}: line {number}: {line.count(delimiter) + 1} columns; a row may have at most {MAX_COLUMNS}")
+        yield line
+
+
+def _one_row_per_line(text: str, tabs: int) -> bool:
+    """True when every non-blank line has exactly ``tabs`` tabs: a TSV written without quoting,
+    where a ``"`` is part of the text (read as CSV, a title starting with one would swallow rows)."""
+    if '"' not in text:
+        return False  # nothing to decide: both readings agree
+    return all(line.count("\t") == tabs for line in io.StringIO(text) if line.strip())
+
+
+def _unquote(value: str) -> str:
+    """A TSV cell read line by line that is quoted as CSV would quote it: the quotes removed."""
+    if len(value) >= 2 and value[0] == value[-1] == '"' and '"' not in value[1:-1].replace('""', ""):
+        return value[1:-1].replace('""', '"')
+    return value
+
+
+def _check_not_swallowed(row: list[str], columns: int, delimiter: str, name: str, start: int, end: int) -> None:
+    """Refuse a row spanning lines ``start``..``end`` whose quoted field took in lines that look
+    like rows of their own (exactly the header's number of delimiters): a quote that opened a
+    field and closed rows later, or never. Quoted fields with line breaks in prose pass."""
+    rowlike = sum(1 for value in row if "\n" in value
+                  for part in value.split("\n")[1:] if part.strip() and part.count(delimiter) == columns - 1)
+    if rowlike >= 3 or (rowlike and len(row) != columns):
+        raise InputError(f"{name}: line {start}: a quote opens a field that runs on to line {end}, taking in {rowlike} "
+                         "lines that look like rows; if a field starts with a quote, quote the whole field and double "
+                         'the quote ("" inside), or remove it')
 
 
 def _check_unicode(text: str, name: str) -> None:
@@ -195,6 +270,9 @@ def _from_rows(rows: list, origin: str, declare_topics: bool, source: str = "") 
     name = Path(origin).name
     batch = Batch(origin=origin)
     default_source = source or Path(origin).stem
+    if len(rows) > MAX_ITEMS:
+        raise InputError(f"{name}: {len(rows)} items; a file may hold at most {MAX_ITEMS}: split it")
+    capped = 0
     for n, row in enumerate(rows, 1):
         if not isinstance(row, dict):
             raise InputError(f"{name}: item {n} is not a mapping of fields; each item needs at least a title")
@@ -205,6 +283,8 @@ def _from_rows(rows: list, origin: str, declare_topics: bool, source: str = "") 
                 continue
             raise InputError(f"{name}: item {n} has neither a title nor a url; give it a title")
         topics = _list(_first_raw(row, TOPIC_KEYS))
+        if len(topics) > MAX_TOPICS:
+            raise InputError(f"{name}: item {n} names {len(topics)} topics; an item may name at most {MAX_TOPICS}")
         # `kind` is what an item is to the archive (resource, news, ...); `medium` what a resource
         # is to a learner (course, paper, ...). Sources that say "kind: paper" mean the medium.
         kind_raw, medium_raw = _first(row, KIND_KEYS), _first(row, MEDIUM_KEYS)
@@ -215,6 +295,8 @@ def _from_rows(rows: list, origin: str, declare_topics: bool, source: str = "") 
         medium = medium_of(medium_raw)
         if medium_raw and not medium:
             extra["medium"] = medium_raw  # a medium we have no word for: kept as the source said it
+        extra, cut = cap_extra(extra)
+        capped += cut
         free = row.get("free")
         access = _text(row.get("access")).lower()
         if isinstance(free, str):
@@ -239,6 +321,9 @@ def _from_rows(rows: list, origin: str, declare_topics: bool, source: str = "") 
             extra=extra,
         )
         batch.items.append(item)
+    if capped:
+        log.warning("%s: %d items have more unknown fields than an item keeps (%d fields of %d characters); the rest "
+                    "was cut", name, capped, MAX_EXTRA_FIELDS, MAX_EXTRA_CHARS)
     if declare_topics:
         batch.declare_item_topics()
     return batch

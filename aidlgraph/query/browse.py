@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 from .. import graph as graphs
+from ..corpus.limits import MAX_FIELD, cap_extra
 from ..errors import NotFoundError
 from ..library import Library
 
+MAX_RELATED = 20  # related items shown with an item (an item can be the neighbour of thousands)
+
 
 def item_detail(lib: Library, item_id: str) -> dict:
-    """An item with its topics (and their provenance), series neighbours and related items."""
+    """An item with its topics (and their provenance), series neighbours and related items; no
+    bigger than ``show`` and ``/items/ID`` promise: text and title of at most MAX_FIELD characters,
+    ``extra`` within ``limits.cap_extra``, MAX_RELATED related items (items stored before the
+    loaders had these limits are cut here)."""
     row = lib.store.item(item_id.strip())
     if row is None:
         raise NotFoundError(f"no item with id {item_id!r}; find ids with `aidlgraph items` or `aidlgraph related`")
@@ -19,8 +25,10 @@ def item_detail(lib: Library, item_id: str) -> dict:
         other = e["dst"] if e["src"] == row["id"] else e["src"]
         related[other] = max(related.get(other, 0.0), e["confidence"])
     others = lib.store.items_by_id(list(related))
-    row["related"] = sorted(({"id": i, "title": others[i]["title"], "kind": others[i]["kind"], "score": s}
-                             for i, s in related.items() if i in others), key=lambda r: -r["score"])
+    row["related"] = sorted(({"id": i, "title": others[i]["title"][:MAX_FIELD], "kind": others[i]["kind"], "score": s}
+                             for i, s in related.items() if i in others), key=lambda r: -r["score"])[:MAX_RELATED]
+    row["extra"] = cap_extra(row.get("extra") or {})[0]
+    row["title"], row["text"] = row["title"][:MAX_FIELD], (row.get("text") or "")[:MAX_FIELD]
     nxt = lib.store.edges_of(row["id"], "next")
     row["series_next"] = [e["dst"] for e in nxt if e["src"] == row["id"]]
     row["series_previous"] = [e["src"] for e in nxt if e["dst"] == row["id"]]

@@ -18,7 +18,7 @@ from .. import graph as graphs
 from ..config import settings
 from ..corpus.model import embed_text
 from ..errors import LibraryError
-from ..index import VectorIndex, read_stamp
+from ..index import VectorIndex, read_stamp, sound_rows
 from ..library import DB_NAME, INDEX_NAME, Library, database_error, write_lock
 from ..store import migrations
 
@@ -52,12 +52,13 @@ def verify(lib: Library) -> dict:
         bad_dim = store.count_vectors_not_of_dim(dim)
         if bad_dim:
             problems.append(f"{bad_dim} vectors do not have {dim} dimensions")
+    damaged = _report_damage(lib, problems)
     index_state = "missing"
     path = lib.path / INDEX_NAME
     if path.exists() and dim:
         try:
             index = VectorIndex.load(path, dim)
-            stored_ids, stored_vectors = lib.store.vectors(dim=dim)
+            stored_ids, stored_vectors = lib.vectors()  # the sound ones: the index never holds the others
             stored = {int(n) for n in stored_ids}
             in_index = {int(n) for n in index.ids()}
             stamp = read_stamp(path)
@@ -86,7 +87,10 @@ def verify(lib: Library) -> dict:
     cycle = graphs.find_cycle(lib.graph)
     if cycle:
         problems.append("prerequisite cycle: " + " -> ".join(lib.graph.nodes[n]["name"] for n in cycle))
-    if not store.fts_consistent():
+    fts = store.fts_consistent()
+    if fts is None:
+        notes.append("the full-text index was not checked: the library is read-only here")
+    elif not fts:
         problems.append("the full-text index disagrees with the items")
     leftovers = [*lib.path.glob(".vectors-*.tmp"), *lib.path.glob(".stamp-*.tmp")]
     if leftovers:
@@ -98,8 +102,45 @@ def verify(lib: Library) -> dict:
         notes.append(f"{len(leftovers)} temporary files left by an interrupted index write"
                      + (f"; removed {gone}" if gone else "; a writer is active, so they were kept"))
     return {"ok": not problems, "problems": problems, "notes": notes, "items": items, "vectors_missing": missing,
-            "vector_orphans": orphans, "index": index_state, "dangling_edges": dangling,
+            "vector_orphans": orphans, "vectors_damaged": [d["id"] for d in damaged["items"]],
+            "topic_vectors_damaged": [d["id"] for d in damaged["topics"]], "index": index_state, "dangling_edges": dangling,
             "cycle": bool(cycle), "schema_version": version, "model": lib.model, "dim": dim}
+
+
+def damaged_vectors(lib: Library) -> dict[str, list[dict]]:
+    """The stored vectors that are not finite unit vectors (``index.sound_rows``): a byte flipped
+    inside a blob, which SQLite's own checks cannot see. ``items``: [{num, id, title}], ``topics``:
+    [{id, title}] (topic vectors of the library's model), ``unsound``: how many stored vectors are
+    damaged, orphans (of no item) included."""
+    store, dim = lib.store, lib.dim
+    items: list[dict] = []
+    bad: list[int] = []
+    if dim:
+        ids, vectors = store.vectors(dim=dim)
+        bad = [int(n) for n in ids[~sound_rows(vectors)]]
+        items = [{"num": r["num"], "id": r["id"], "title": r["title"]} for r in store.items_to_embed(bad)]
+    names = {t["id"]: t["name"] for t in store.topics()}
+    topics = [{"id": tid, "title": names.get(tid, tid)} for tid, (_, vector) in sorted(store.topic_vectors(lib.model).items())
+              if (dim and len(vector) != dim) or not sound_rows(vector[None, :])[0]]
+    return {"items": items, "topics": topics, "unsound": len(bad)}
+
+
+def _report_damage(lib: Library, problems: list[str]) -> dict[str, list[dict]]:
+    """``damaged_vectors``, with a problem line for each kind found."""
+    damaged = damaged_vectors(lib)
+    if damaged["unsound"]:  # reported here (as damaged or orphan vectors), not as a warning too
+        lib.warnings.append(lib.damage_warning(damaged["unsound"]))
+    if damaged["items"]:
+        problems.append(f"{len(damaged['items'])} stored item vectors are damaged (not finite or not unit length): "
+                        f"{_names(damaged['items'])}")
+    if damaged["topics"]:
+        problems.append(f"{len(damaged['topics'])} stored topic vectors are damaged: {_names(damaged['topics'])}")
+    return damaged
+
+
+def _names(rows: list[dict], most: int = 5) -> str:
+    shown = ", ".join(f"{r['id']} {r['title'][:50]!r}" for r in rows[:most])
+    return shown + (f" and {len(rows) - most} more" if len(rows) > most else "")
 
 
 def _same_vectors(index, ids, vectors, tolerance: float = 1e-5) -> bool:
@@ -144,6 +185,17 @@ def repair(lib: Library, progress: bool = False) -> list[str]:
             with store.transaction():
                 store.put_vectors([r["num"] for r in stale], [r["content_hash"] for r in stale], vectors)
             done.append(f"embedded {len(stale)} items that had no current vector")
+        damaged = damaged_vectors(lib)
+        if damaged["items"]:
+            rows = store.items_to_embed([d["num"] for d in damaged["items"]])
+            vectors = lib.embedder.encode([embed_text(r["title"], r["text"]) for r in rows], progress=progress)
+            with store.transaction():
+                store.put_vectors([r["num"] for r in rows], [r["content_hash"] for r in rows], vectors)
+            done.append(f"re-embedded {len(rows)} items whose stored vectors were damaged: {_names(rows, 20)}")
+        if damaged["topics"]:
+            lib.invalidate()
+            lib.topic_vectors()  # damaged topic vectors count as stale: embedded again and stored
+            done.append(f"re-embedded {len(damaged['topics'])} damaged topic vectors: {_names(damaged['topics'], 20)}")
         with store.transaction():
             pass  # a new generation: every reader reloads what it derived from the library
         lib.rebuild_index(save=True)

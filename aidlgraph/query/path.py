@@ -286,7 +286,7 @@ def _eligible(lib: Library, order: list[str], target: str, level: str) -> dict[s
     nums = sorted({item["num"] for pairs in about.values() for item, _ in pairs})
     if not nums:
         return {}
-    vec_ids, vectors = lib.store.vectors(nums, dim=lib.dim)
+    vec_ids, vectors = lib.vectors(nums)
     item_vec = {int(n): v for n, v in zip(vec_ids, vectors)}
     topic_ids, topic_matrix = lib.topic_vectors()
     topic_vec = {t: topic_matrix[i] for i, t in enumerate(topic_ids)}

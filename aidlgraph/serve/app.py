@@ -52,11 +52,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config import PER_TOPIC, settings
-from ..errors import AidlgraphError, CycleError, InputError, LibraryError, NotFoundError, UnknownTopicError
+from ..errors import AidlgraphError, CycleError, DiskFullError, InputError, LibraryError, NotFoundError, UnknownTopicError
 from ..service import LibraryService
 from ..text import MAX_QUERY
 from .. import views
-from . import bodies
+from . import bodies, guard
 from .bodies import ApiError
 
 log = logging.getLogger("aidlgraph.server")
@@ -67,6 +67,7 @@ ERROR_STATUS: list[tuple[type, int]] = [  # first match wins
     (UnknownTopicError, 404),
     (CycleError, 409),
     (InputError, 400),
+    (DiskFullError, 507),
     (LibraryError, 503),
     (AidlgraphError, 400),
 ]
@@ -102,18 +103,33 @@ def item_view(lib, item_id: str) -> dict:
 
 
 def health_view(lib, service: LibraryService) -> dict:
-    return views.health_json(lib, service.generation)
+    status, reason = service.health(lib)
+    return views.health_json(lib, service.generation, status, reason)
+
+
+def health_body(service: LibraryService) -> dict:
+    """``/healthz``: the health view, or status ``error`` for a library that cannot be opened or counted."""
+    from ..library import database_error
+
+    try:
+        return service.call(health_view, service)
+    except (LibraryError, sqlite3.DatabaseError) as exc:
+        reason = str(database_error(service.path, exc) if isinstance(exc, sqlite3.DatabaseError) else exc)
+        return views.health_error_json(service.path, service.generation, reason)
 
 
 # -- the app ---------------------------------------------------------------------------------------
 def create_app(library_path: str | os.PathLike | None = None, token: str | None = None,
-               ingest_dir: str | os.PathLike | None = None, cache_size: int | None = None):
+               ingest_dir: str | os.PathLike | None = None, cache_size: int | None = None,
+               host: str | None = None, allowed_hosts: list[str] | tuple[str, ...] = ()):
     """The FastAPI app serving the library at ``library_path`` (default: the configured one).
 
     ``token`` (default ``$AIDLGRAPH_TOKEN``) enables ``POST /ingest``; ``ingest_dir`` (default
     ``$AIDLGRAPH_INGEST_DIR``) is the one directory whose files it may ingest by path;
     ``cache_size`` (default ``$AIDLGRAPH_RESPONSE_CACHE`` or 1024) is how many responses are
-    kept per library generation, 0 for none.
+    kept per library generation, 0 for none. Requests are answered only when their ``Host`` is
+    ``localhost``, ``127.0.0.1``, ``::1``, ``host`` (the address the server is bound to), or one of
+    ``allowed_hosts`` and ``$AIDLGRAPH_ALLOWED_HOSTS`` (see ``guard``).
     """
     from fastapi_offline import FastAPIOffline  # /docs and /redoc from local assets, no CDN
     from starlette.concurrency import run_in_threadpool
@@ -129,7 +145,12 @@ def create_app(library_path: str | os.PathLike | None = None, token: str | None 
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        await run_in_threadpool(service.warm)
+        try:
+            await run_in_threadpool(service.warm)
+        except (AidlgraphError, sqlite3.DatabaseError) as exc:
+            # A damaged library still gets a server: /healthz says what is wrong (503), and every
+            # endpoint answers with the same one line, until the library is repaired or replaced.
+            log.error("the library cannot be served: %s", exc)
         yield
         service.close()
 
@@ -144,6 +165,7 @@ def create_app(library_path: str | os.PathLike | None = None, token: str | None 
     if token:
         allowed = Path(ingest_dir).expanduser().resolve() if ingest_dir else None
         app.include_router(write_routes(service, token, allowed))
+    app.add_middleware(guard.GuardMiddleware, allowed=guard.allowed_hosts(host, [*conf.allowed_hosts, *allowed_hosts]))
     return app
 
 
@@ -183,10 +205,13 @@ def _add_error_handlers(app, library_path) -> None:
 
     @app.exception_handler(sqlite3.DatabaseError)
     async def on_damaged_library(request: Request, exc: sqlite3.DatabaseError):
-        from ..library import database_error
+        from ..library import database_error, is_damage
 
         log.error("library database error on %s %s: %s", request.method, request.url.path, exc)
-        return reply({"error": str(database_error(library_path, exc))}, 503)
+        error = database_error(library_path, exc)
+        if is_damage(exc):
+            app.state.service.failed(str(error))  # /healthz reports it until the library changes
+        return reply({"error": str(error)}, error_status(error))
 
     @app.exception_handler(Exception)
     async def on_bug(request: Request, exc: Exception):
@@ -200,12 +225,17 @@ async def read_body(request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"the body is {int(declared)} bytes; the limit is {limit}")
+    from starlette.requests import ClientDisconnect
+
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"the body is over the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"the body is over the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # the client went away, or the server's body clock closed it (guard)
+        raise ApiError(408, "the connection closed before the body arrived") from None
     return b"".join(chunks)
 
 
@@ -226,9 +256,11 @@ def read_routes(service: LibraryService):
     def cacheable(text: str) -> bool:
         return len(text) <= CACHE_TEXT_MAX
 
-    @router.get("/healthz", summary="Liveness, item count, model and library path")
+    @router.get("/healthz", summary="The library's state (ok, degraded or error, with the reason), item count, "
+                                     "model and path")
     def healthz():
-        return reply(service.call(health_view, service))
+        body = health_body(service)
+        return reply(body, 503 if body["status"] == "error" else 200)
 
     @router.get("/path", summary="A reading path to a topic (aidlgraph path Q --json)")
     def get_path(q: str = Query(..., description="A topic name, alias or description."),
@@ -341,7 +373,7 @@ def write_routes(service: LibraryService, token: str, allowed: Path | None):
         elif filename is None:
             raise ApiError(400, "name the uploaded file with ?filename=NAME.yaml (its extension says the format)")
         else:
-            text = bodies.decode(data)
+            text = bodies.decode_upload(data, filename)
         name, body = filename, text
         return reply(await run_in_threadpool(lambda: service.ingest(batches=[bodies.upload_batch(name, body)])))
 
@@ -370,16 +402,18 @@ def serve(library_path: str | os.PathLike | None = None, host: str = "127.0.0.1"
         raise LibraryError("the server needs FastAPI, uvicorn and fastapi-offline; run `pip install 'aidlgraph[server]'`") from None
     logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO), format="%(levelname)s: %(message)s")
     path = settings().library_dir(library_path)
+    from .protocol import GuardedH11Protocol as protocol
     if workers == 1:
-        uvicorn.run(create_app(path), host=host, port=port, access_log=access_log, log_level=log_level)
+        uvicorn.run(create_app(path, host=host), host=host, port=port, access_log=access_log, log_level=log_level,
+                    http=protocol)
         return
     import socket
 
     from uvicorn.supervisors import Multiprocess
 
     # Each worker process builds its own app from this (picklable) factory: no environment to set.
-    settings_ = uvicorn.Config(functools.partial(create_app, path), factory=True, host=host, port=port,
-                               workers=workers, access_log=access_log, log_level=log_level)
+    settings_ = uvicorn.Config(functools.partial(create_app, path, host=host), factory=True, host=host, port=port,
+                               workers=workers, access_log=access_log, log_level=log_level, http=protocol)
     # uvicorn binds the workers' shared socket with protocol 0, and asyncio sets TCP_NODELAY only
     # on accepted sockets whose protocol is IPPROTO_TCP: without it every keep-alive response
     # (headers and body written separately) waits ~40 ms for a delayed ACK. Re-wrapping the

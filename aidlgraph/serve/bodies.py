@@ -48,6 +48,16 @@ def decode(data: bytes) -> str:
         raise ApiError(400, "the body is not valid UTF-8; send UTF-8 text") from None
 
 
+def decode_upload(data: bytes, filename: str) -> str:
+    """An uploaded file's text, decoded as ``ingest`` decodes files (byte-order marks, UTF-16,
+    UTF-8 with a per-line fallback): a spreadsheet saved as "Unicode text" uploads as it ingests."""
+    from ..corpus import decode_bytes
+
+    if not data.strip():
+        return ""
+    return decode_bytes(data, Path(filename.replace("\\", "/")).name[:200])
+
+
 def parse_json(data: bytes) -> Any:
     try:
         obj = json.loads(decode(data))

@@ -27,7 +27,7 @@ import sqlite_utils
 from . import migrations
 from .rows import item_row, topic_row
 from ..corpus.model import Item, Topic
-from ..errors import LibraryError
+from ..errors import DiskFullError, LibraryError, free_text, is_disk_full
 from ..text import normalise_name
 
 PROVENANCE = {"curated": 3, "imported": 2, "series": 1, "inferred": 0}
@@ -38,6 +38,16 @@ _DANGLING = (
     "(kind = 'about' AND (src NOT IN (SELECT id FROM items) OR dst NOT IN (SELECT id FROM topics))) OR "
     "(kind IN ('next', 'similar') AND (src NOT IN (SELECT id FROM items) OR dst NOT IN (SELECT id FROM items)))"
 )
+
+
+def _decode(blob: bytes, dim: int | None) -> np.ndarray:
+    """A stored vector; a blob of the wrong size (truncated, or of another model) comes back as a
+    row of NaN, which the library's soundness check leaves out, rather than failing every read."""
+    if dim and len(blob) == 4 * dim:
+        return np.frombuffer(blob, dtype=np.float32)
+    if not dim and len(blob) % 4 == 0:
+        return np.frombuffer(blob, dtype=np.float32)
+    return np.full(dim or 1, np.nan, dtype=np.float32)
 
 
 def _marks(values) -> str:
@@ -77,6 +87,10 @@ class Store:
                 raise LibraryError(f"{self.path}: the library's schema is older than this aidlgraph and the library is "
                                    "read-only here; run `aidlgraph check --repair` with write access to upgrade it")
         except sqlite3.DatabaseError as exc:
+            if is_disk_full(exc, self.path):
+                # SQLite could not make its -shm/-wal files; Library.open reads the file as it is.
+                raise DiskFullError(f"disk full: cannot open {self.path} for writing ({free_text(self.path)}); "
+                                    "free space and re-run") from None
             # `check --repair` cannot help here: it needs a database it can open.
             raise LibraryError(
                 f"{self.path}: not a readable library database ({exc}); restore it from a backup, or move it "
@@ -99,12 +113,17 @@ class Store:
             yield
             if bump:
                 self.set_meta("generation", int(self.get_meta("generation", "0")) + 1)
-        except BaseException:
-            if conn.in_transaction:  # SQLite may have rolled back already (a full disk does)
-                conn.execute("ROLLBACK")
-            raise
-        else:
             conn.execute("COMMIT")
+        except BaseException as exc:
+            # SQLite may have rolled back already (a full disk does), and a failing ROLLBACK
+            # ("cannot rollback - no transaction is active") must not hide why the write failed.
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error) and is_disk_full(exc, self.path):
+                raise DiskFullError(f"disk full while writing {self.path} ({free_text(self.path)}); "
+                                    "free space and re-run; nothing was changed") from None
+            raise
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -405,7 +424,7 @@ class Store:
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         if not rows:
             return ids, np.zeros((0, dim or 0), dtype=np.float32)
-        return ids, np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+        return ids, np.vstack([_decode(r[1], dim) for r in rows])
 
     def vector_hashes(self) -> dict[int, str]:
         """num -> the content hash each stored vector was made from."""
@@ -421,6 +440,14 @@ class Store:
         rows = self.conn.execute("SELECT i.num, i.title, i.text, i.content_hash FROM items i LEFT JOIN vectors v "
                                  "ON v.num = i.num WHERE v.num IS NULL OR v.content_hash != i.content_hash").fetchall()
         return [{"num": n, "title": t, "text": x or "", "content_hash": h} for n, t, x, h in rows]
+
+    def items_to_embed(self, nums: list[int]) -> list[dict]:
+        """(num, id, title, text, content_hash) rows of these items: what re-embedding them needs."""
+        out = []
+        for chunk in _chunks(sorted({int(n) for n in nums})):
+            out += [{"num": n, "id": i, "title": t, "text": x or "", "content_hash": h} for n, i, t, x, h in self.conn.execute(
+                f"SELECT num, id, title, text, content_hash FROM items WHERE num IN ({_marks(chunk)})", chunk).fetchall()]
+        return out
 
     def count_orphan_vectors(self) -> int:
         return self.conn.execute("SELECT count(*) FROM vectors v LEFT JOIN items i ON i.num = v.num "
@@ -532,7 +559,11 @@ class Store:
         except sqlite3.OperationalError:
             return 0
 
-    def fts_consistent(self) -> bool:
+    def fts_consistent(self) -> bool | None:
+        """Whether the full-text index agrees with the items; None when a read-only connection
+        cannot run FTS5's check (it is a write statement)."""
+        if self.readonly:
+            return None
         try:
             self.conn.execute("INSERT INTO items_fts(items_fts) VALUES('integrity-check')")
             return True

@@ -253,7 +253,7 @@ def _question_readings(lib: Library, item: dict) -> list[dict]:
     pool = {i["num"]: i for pairs in about.values() for i, _ in pairs if i["kind"] == "resource" and i["id"] != item["id"]}
     if not pool:
         return []
-    ids, vecs = lib.store.vectors([item["num"], *pool], dim=lib.dim)
+    ids, vecs = lib.vectors([item["num"], *pool])
     by_num = dict(zip(ids.tolist(), vecs))
     if item["num"] not in by_num:
         return list(pool.values())[:2]

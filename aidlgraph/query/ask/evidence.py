@@ -78,7 +78,7 @@ def gather(lib: Library, question: Question) -> Evidence:
     nums.update(num for num, _ in lib.store.fts(query, FTS_CANDIDATES))
     nums.update(item for _, item in lib.store.passages_fts(query, PASSAGE_FTS))
     rows = {n: r for n, r in lib.store.items_by_num(sorted(nums)).items() if r["kind"] in ANSWER_KINDS}
-    vec_ids, vecs = lib.store.vectors(sorted(rows), dim=lib.dim)
+    vec_ids, vecs = lib.vectors(sorted(rows))
     item_vec = {int(n): v for n, v in zip(vec_ids, vecs)}
     evidence = Evidence(question, words, weights, unseen,
                         named=named_topics(question.text, lib.store.topics(), weights, words))

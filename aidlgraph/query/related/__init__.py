@@ -9,6 +9,9 @@ past items for each of them.
 """
 from __future__ import annotations
 
+import datetime
+import math
+import re
 from dataclasses import dataclass, field
 
 from ...errors import InputError
@@ -46,6 +49,30 @@ class Filters:
         return True
 
 
+DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
+def check_date(value: str | None, name: str) -> str | None:
+    """A date filter as given (YYYY, YYYY-MM or YYYY-MM-DD, a real calendar date), else an
+    InputError naming the parameter: a date that is not one would silently filter everything.
+
+    >>> check_date("2017-05", "since"), check_date(None, "before")
+    ('2017-05', None)
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    match = DATE.fullmatch(text)
+    try:
+        if not match:
+            raise ValueError
+        year, month, day = (int(g) if g else 1 for g in match.groups())
+        datetime.date(year, month, day)
+    except ValueError:
+        raise InputError(f"{name}: {value[:40]!r} is not a date; give YYYY, YYYY-MM or YYYY-MM-DD") from None
+    return text
+
+
 def related(lib: Library, text: str, k: int = 10, kinds: list[str] | None = None, before: str | None = None,
             since: str | None = None, exclude_sources: list[str] = (), min_score: float | None = None,
             mode: str = "hybrid") -> dict:
@@ -57,7 +84,9 @@ def related(lib: Library, text: str, k: int = 10, kinds: list[str] | None = None
         raise InputError(f"the text is {len(text)} characters; keep drafts under {MAX_TEXT}")
     if k < 1:
         raise InputError("-k must be at least 1")
-    filters = Filters(list(kinds or []), before, since, list(exclude_sources))
+    if min_score is not None and not math.isfinite(min_score):
+        raise InputError(f"min_score: {min_score} is not a usable score; give a number such as 0.5")
+    filters = Filters(list(kinds or []), check_date(before, "before"), check_date(since, "since"), list(exclude_sources))
     passages = split_passages(text) if len(text.split()) > PASSAGE_WORDS else [text]
     hits, rows, query_topics = _search(lib, passages, max(CANDIDATES, k * (8 if filters else 3)), filters, mode)
     if not hits:

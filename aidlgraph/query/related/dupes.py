@@ -9,7 +9,7 @@ def duplicates(lib, threshold: float = 0.95, limit: int = 1000, include_other_li
 
     Pairs whose items both have links, and different ones, are left out unless
     ``include_other_links``: same-titled slides of two courses are not one resource."""
-    ids, vectors = lib.store.vectors(dim=lib.dim)
+    ids, vectors = lib.vectors()
     if len(ids) < 2:
         return []
     scores, hits = lib.index.search(vectors, 6)
