@@ -259,7 +259,8 @@ def related(ctx: Context, text: str | None, file: str | None, k: int, kinds: tup
         emit_json(result)
         return
     if len(result["parts"]) > 1:
-        click.echo(f"searched {len(result['parts'])} parts of the draft", err=True)
+        left = f"; the last {result['skipped_parts']} were left out (split the draft)" if result.get("skipped_parts") else ""
+        click.echo(f"searched {len(result['parts'])} parts of the draft{left}", err=True)
     click.echo(related_text(result))
 
 

@@ -134,3 +134,12 @@ def test_show_lists_similar_items_without_searching(mini_library):
     detail = json.loads(out.output)
     assert detail["related"][0]["id"] == dst and detail["related"][0]["score"] == score
     assert all(r["score"] >= 0.55 for r in detail["related"])
+
+
+def test_a_draft_longer_than_the_parts_searched_says_how_many_were_left_out(fake_library):
+    from aidlgraph.query.related.retrieve import MAX_PARTS
+
+    draft = "\n\n".join(f"Story {n}: pinned host memory speeds up device transfers in CUDA programs." for n in range(MAX_PARTS + 5))
+    out = related(fake_library, draft, k=3)
+    assert len(out["parts"]) == MAX_PARTS and out["skipped_parts"] == 5
+    assert "skipped_parts" not in related(fake_library, "pinned host memory for CUDA transfers", k=3)

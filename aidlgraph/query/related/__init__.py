@@ -24,7 +24,7 @@ from ...library import Library
 from ...text import terms
 from . import explain, fuse, retrieve
 from .dupes import DUPLICATE_MIN, duplicates
-from .retrieve import CANDIDATES, Hit, Part, split_parts, split_passages
+from .retrieve import CANDIDATES, MAX_PARTS, Hit, Part, split_parts, split_passages
 
 MAX_TEXT = 200_000
 NOTHING_CLOSE = "nothing close in the archive"
@@ -112,6 +112,7 @@ def related(lib: Library, text: str, k: int = 10, kinds: list[str] | None = None
                     want=max(CANDIDATES, k * (8 if filters else 3)), total=lib.store.item_total(),
                     dates=explain.issue_dates(lib))
     parts = split_parts(text)
+    skipped, parts = parts[MAX_PARTS:], parts[:MAX_PARTS]
     searched = [_search_part(search, part) for part in parts]
     names = {t: lib.graph.nodes[t]["name"] for t in lib.graph}
     results = _interleave(searched, search, names)
@@ -123,6 +124,8 @@ def related(lib: Library, text: str, k: int = 10, kinds: list[str] | None = None
     out = {"query": text, "passages": sum(len(p.passages) for p in parts),
            "topics": [names.get(t, t) for t, _ in sorted(topics.items(), key=lambda x: -x[1])],
            "results": results, "parts": [_part_json(n, s, names) for n, s in enumerate(searched, 1)]}
+    if skipped:
+        out["skipped_parts"] = len(skipped)  # the draft's parts after the first MAX_PARTS, not searched
     if not results:
         out["note"] = _nothing_note(searched, search)
     return out

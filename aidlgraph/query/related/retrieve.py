@@ -13,8 +13,8 @@ from ...text import fts_query, terms
 CANDIDATES = 50
 PASSAGE_WORDS = 120   # a paragraph longer than this is searched a window of sentences at a time
 MIN_PART_TERMS = 4    # a block with fewer content words (a heading, "This week:") joins the next one
-MAX_PARTS = 40
-MAX_PASSAGES = 80
+MAX_PARTS = 40       # parts searched; a longer draft says how many it left out
+MAX_PASSAGES = 80    # windows searched over all parts
 
 _BLOCKS = re.compile(r"\n\s*\n|\n(?=#{1,6} )|\n(?=\s*(?:[-*+]|\d+[.)])\s)")
 _SENTENCES = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -73,10 +73,9 @@ def split_parts(text: str) -> list[Part]:
             paragraphs[-1] += "\n" + pending
         else:
             paragraphs.append(pending)
-    parts = [Part(p, _windows(p)) for p in paragraphs[:MAX_PARTS]]
-    budget = MAX_PASSAGES
-    for part in parts:  # a very long draft keeps every part, each with fewer windows
-        part.passages = part.passages[:max(1, budget // max(1, len(parts)))]
+    parts = [Part(p, _windows(p)) for p in paragraphs]
+    for part in parts:  # a very long draft keeps every part it searches, each with fewer windows
+        part.passages = part.passages[:max(1, MAX_PASSAGES // min(len(parts), MAX_PARTS))]
     return parts or [Part(text.strip(), [text.strip()])]
 
 
