@@ -124,7 +124,7 @@ def main() -> int:
         lib.close()
     p, r = s["tp"] / max(s["tp"] + s["fp"], 1), s["tp"] / max(s["tp"] + s["fn"], 1)
     print(f"threshold: cosine >= {dupes.DUPLICATE_MIN}, shared words >= {dupes.DUPLICATE_WORDS} "
-          f"(same issue: cosine >= {dupes.OVERLAP_MIN})")
+          f"(same issue: cosine >= {dupes.OVERLAP_MIN}, shared words >= {dupes.OVERLAP_WORDS})")
     print(f"duplicate: precision {p:.2f} ({s['tp']}/{s['tp'] + s['fp']}), recall {r:.2f} ({s['tp']}/{s['tp'] + s['fn']})")
     for label in ("series", "same-issue", "unrelated-similar"):
         got = {g: n for (l, g), n in s["outcome"].items() if l == label}

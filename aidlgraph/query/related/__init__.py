@@ -196,13 +196,13 @@ def _candidates(search: Search, part: Part) -> tuple[dict[int, Hit], list[tuple[
         vector = lib.embed_query(passage)  # bm25 mode too: relevance is measured in meaning as well
         dense = retrieve.dense(lib, vector, want) if mode in ("hybrid", "dense") else []
         lexical = retrieve.lexical(lib, passage, want) if mode in ("hybrid", "bm25") else []
-        ranked = fuse.rrf([num for num, _ in dense], lexical, mode)
+        ranked = fuse.rrf(dense, lexical, mode)
         cosine = dict(dense)
         cosine.update(retrieve.cosines(lib, [num for num in ranked if num not in cosine], vector))
         for rank, (num, _) in enumerate(dense):
             hit = hits.setdefault(num, Hit(num))
             hit.dense_rank = rank if hit.dense_rank is None else min(hit.dense_rank, rank)
-        for rank, num in enumerate(lexical):
+        for rank, (num, _) in enumerate(lexical):
             hit = hits.setdefault(num, Hit(num))
             hit.bm25_rank = rank if hit.bm25_rank is None else min(hit.bm25_rank, rank)
         for num, score in ranked.items():

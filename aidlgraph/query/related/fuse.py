@@ -19,7 +19,8 @@ TOPIC_MIN = 0.40
 VOTERS = 20
 VOTE_COSINE = 0.8  # only matches nearly as close as the best one vote
 VOTE_MIN = 0.10
-VOTE_AGREEMENT = 2  # voters that must share a topic (when there are that many)
+VOTE_AGREEMENT = 2  # voters that must share a topic (when there are that many) ...
+VOTE_ALONE = 0.30   # ... unless the one voter holding it carries this share of the vote
 SHARED_TOPIC_BOOST = 2.0
 NEIGHBOUR_TOPIC_BOOST = 0.10
 MODE_WEIGHTS = {"hybrid": (DENSE_WEIGHT, BM25_WEIGHT), "dense": (DENSE_WEIGHT, 0.0), "bm25": (0.0, BM25_WEIGHT)}
@@ -34,21 +35,20 @@ RESULT_GAP = 0.10          # once a part has a close match, items down to RELEVA
 VOTE_CONFIDENCE = 0.50     # the topic vote is held only when the part's best match is this close
 
 
-def rrf(dense_nums: list[int], bm25_nums: list[int], mode: str = "hybrid") -> dict[int, float]:
-    """Weighted reciprocal-rank fusion (k=60) of two ranked lists of nums.
+def rrf(dense: list[tuple[int, float]], bm25: list[tuple[int, float]], mode: str = "hybrid") -> dict[int, float]:
+    """Weighted reciprocal-rank fusion (k=60) of two ranked lists of (num, score).
 
     Examples
     --------
-    >>> scores = rrf([1, 2], [2, 3])
+    >>> scores = rrf([(1, 0.9), (2, 0.8)], [(2, 7.0), (3, 5.0)])
     >>> sorted(scores, key=lambda n: -scores[n])
     [2, 1, 3]
     """
     dense_weight, bm25_weight = MODE_WEIGHTS[mode]
     out: dict[int, float] = {}
-    for rank, num in enumerate(dense_nums):
-        out[num] = out.get(num, 0.0) + dense_weight / (RRF_K + rank + 1)
-    for rank, num in enumerate(bm25_nums):
-        out[num] = out.get(num, 0.0) + bm25_weight / (RRF_K + rank + 1)
+    for weight, ranked in ((dense_weight, dense), (bm25_weight, bm25)):
+        for rank, (num, _) in enumerate(ranked):
+            out[num] = out.get(num, 0.0) + weight / (RRF_K + rank + 1)
     return out
 
 
@@ -104,8 +104,9 @@ def topic_votes(ranked: dict[int, float], cosines: dict[int, float], rows: dict[
         for tid in topics:
             votes[tid] = votes.get(tid, 0.0) + score / total / len(topics)
             voters[tid] = voters.get(tid, 0) + 1
-    agree = min(VOTE_AGREEMENT, len(top))  # a topic only one of several close items has is a guess
-    out = {t: v for t, v in votes.items() if v >= VOTE_MIN and voters[t] >= agree}
+    # a topic only one of several close items has is a guess, unless that item carries the vote
+    agree = min(VOTE_AGREEMENT, len(top))
+    out = {t: v for t, v in votes.items() if v >= VOTE_MIN and (voters[t] >= agree or v >= VOTE_ALONE)}
     for tid, score in nearest:
         if score >= TOPIC_MIN:
             out[tid] = max(out.get(tid, 0.0), score - TOPIC_MIN + VOTE_MIN)

@@ -106,9 +106,9 @@ def dense(lib, vector, want: int) -> list[tuple[int, float]]:
     return [(int(num), float(score)) for score, num in zip(scores[0], ids[0]) if num >= 0]
 
 
-def lexical(lib, passage: str, want: int) -> list[int]:
-    """Nums of the ``want`` best BM25 matches of the passage's content words, best first."""
-    return [num for num, _ in lib.store.fts(fts_query(passage), want)]
+def lexical(lib, passage: str, want: int) -> list[tuple[int, float]]:
+    """(num, BM25 score) of the ``want`` best matches of the passage's content words, best first."""
+    return lib.store.fts(fts_query(passage), want)
 
 
 def cosines(lib, nums: list[int], vector) -> dict[int, float]:
