@@ -113,6 +113,13 @@ def test_a_reworded_story_is_covered_and_a_new_one_on_the_same_subject_is_not(sh
     assert "covered" not in out["parts"][0] and not any(r["covered"] for r in out["results"])
 
 
+def test_a_one_sentence_story_can_be_covered_but_a_few_words_of_search_are_not(shipped_library):
+    story = related(shipped_library, "Google bought Kaggle, the home of data science competitions, and its million users.")
+    assert story["parts"][0]["covered"]["title"] == "Google acquired Kaggle"
+    search = related(shipped_library, "Kaggle data science competitions")
+    assert search["results"][0]["title"] == "Google acquired Kaggle" and "covered" not in search["parts"][0]
+
+
 def test_dupes_file_says_which_parts_of_a_draft_are_covered(shipped_library, tmp_path):
     kaggle = shipped_item("Google acquired Kaggle")
     draft = tmp_path / "draft.md"

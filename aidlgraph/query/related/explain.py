@@ -18,7 +18,7 @@ SHOWN_SPECIFICITY = 0.30   # a word half the library contains explains nothing
 COVERED_VERBATIM = 0.85
 COVERED_REWORDED = 0.65
 COVERED_WORDS = 0.25
-COVERED_MIN_TERMS = 10    # a one-line search is a question, not a paragraph that could repeat a story
+COVERED_MIN_TERMS = 6     # a search of a few words is a question, not a story that could repeat one
 
 
 def shown_terms(matched: list[str], frequency: dict[str, int], total: int, limit: int = SHOWN_TERMS) -> list[str]:
