@@ -296,16 +296,37 @@ def write_output(path: str, text: str) -> None:
 @click.option("--since", metavar="DATE", help="Only items dated DATE or later.")
 @click.option("--exclude-source", "exclude", multiple=True, metavar="S", help="Leave out items whose source contains S.")
 @click.option("--min-score", type=float, help="Leave out results scoring below this.")
+@click.option("--floor", type=click.FloatRange(0.0, 2.0), metavar="X",
+              help="Relevance a part's best match needs for the part to get results (default 0.45; 0 lists every candidate).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_ctx
 def related(ctx: Context, text: str | None, file: str | None, k: int, kinds: tuple[str, ...], before: str | None,
-            since: str | None, exclude: tuple[str, ...], min_score: float | None, as_json: bool) -> None:
-    """Past items related to TEXT, a --file draft, or standard input ("-")."""
+            since: str | None, exclude: tuple[str, ...], min_score: float | None, floor: float | None,
+            as_json: bool) -> None:
+    """Past items related to TEXT, a --file draft, or standard input ("-").
+
+    A draft is searched a paragraph at a time; each result says which part it answers, and a
+    part the archive already covers is flagged."""
+    from .query.related import related as search
+    from .views import related_json, related_text
+
+    text = _draft_text(text, file)
+    result = related_json(search(ctx.lib(), text, k=k, kinds=list(kinds), before=before, since=since,
+                                 exclude_sources=list(exclude), min_score=min_score, floor=floor))
+    if as_json:
+        emit_json(result)
+        return
+    if len(result["parts"]) > 1:
+        left = f"; the last {result['skipped_parts']} were left out (split the draft)" if result.get("skipped_parts") else ""
+        click.echo(f"searched {len(result['parts'])} parts of the draft{left}", err=True)
+    click.echo(related_text(result))
+
+
+def _draft_text(text: str | None, file: str | None) -> str:
+    """The text to search: TEXT, the --file, or standard input ("-", or piped in)."""
     from pathlib import Path
 
     from .corpus import read_text
-    from .query.related import related as search
-    from .views import related_json
 
     if file and text:
         raise click.UsageError("give either TEXT or --file, not both")
@@ -315,41 +336,44 @@ def related(ctx: Context, text: str | None, file: str | None, k: int, kinds: tup
         text = sys.stdin.read()
     if not text or not text.strip():
         raise click.UsageError("give the text to search for, --file DRAFT.md, or '-' to read standard input")
-    result = related_json(search(ctx.lib(), text, k=k, kinds=list(kinds), before=before, since=since,
-                                 exclude_sources=list(exclude), min_score=min_score))
-    if as_json:
-        emit_json(result)
-        return
-    if result["passages"] > 1:
-        click.echo(f"searched {result['passages']} passages", err=True)
-    if not result["results"]:
-        click.echo("no related items")
-    for n, r in enumerate(result["results"], 1):
-        dup = f"  (near-duplicate of {r['duplicate_of']})" if r.get("duplicate_of") else ""
-        click.echo(f"{n:>2}. {r['title']}  [{r['kind']}, {r['source']}]  score {r['score']:.3f}{dup}")
-        if r["url"]:
-            click.echo(f"    {r['url']}")
-        click.echo(f"    id {r['id']}; why: {r['why']}")
+    return text
 
 
 @cli.command()
-@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.95, show_default=True)
-@click.option("--all", "include_other_links", is_flag=True,
-              help="Also pairs whose items link to different URLs (same-titled, maybe different resources).")
+@click.option("--file", "file", type=click.Path(dir_okay=False, path_type=str),
+              help="A draft: say which of its parts the archive already covers, instead of listing pairs.")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Cosine two items from different sources need to count as duplicates (default 0.80).")
+@click.option("--all", "show_all", is_flag=True,
+              help="Also parts of one series, and close pairs linking to different URLs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_ctx
-def dupes(ctx: Context, threshold: float, include_other_links: bool, as_json: bool) -> None:
-    """Near-duplicate pairs (flagged, never merged)."""
-    from .query.related import duplicates
+def dupes(ctx: Context, file: str | None, threshold: float | None, show_all: bool, as_json: bool) -> None:
+    """Duplicate pairs across the library (flagged, never merged), or, with --file, the parts of a
+    draft that past items already cover."""
+    from .query.related import DUPLICATE_MIN, duplicates, related
+    from .views import covered_json, covered_text, dupes_json, dupes_text
 
-    pairs = duplicates(ctx.lib(), threshold, include_other_links=include_other_links)
+    if file:
+        view = covered_json(related(ctx.lib(), _draft_text(None, file), k=5))
+        if as_json:
+            emit_json(view)
+            return
+        click.echo(covered_text(view))
+        click.echo(f"{view['covered']} of {len(view['parts'])} parts already covered", err=True)
+        return
+    threshold = DUPLICATE_MIN if threshold is None else threshold
+    pairs = dupes_json(duplicates(ctx.lib(), threshold, include_other_links=show_all, include_series=show_all))
     if as_json:
         emit_json(pairs)
         return
+    if pairs:
+        click.echo(dupes_text(pairs))
+    counts = {}
     for p in pairs:
-        click.echo(f"{p['score']:.3f}  {p['a']['id']} {p['a']['title'][:50]!r} ({p['a']['source']})"
-                   f"  ~  {p['b']['id']} {p['b']['title'][:50]!r} ({p['b']['source']})")
-    click.echo(f"{len(pairs)} near-duplicate pairs at >= {threshold}", err=True)
+        counts[p["relation"]] = counts.get(p["relation"], 0) + 1
+    summary = ", ".join(f"{n} {r}" for r, n in counts.items()) or "no pairs"
+    click.echo(f"{summary} (duplicates at cosine >= {threshold:.2f})", err=True)
 
 
 # -- the bot's command ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ True
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from .errors import InputError
 
@@ -31,20 +32,30 @@ SENTENCE_END_RE = re.compile(r"[.!?]+[\"”')\]]*\s+(?=[\"“(\[]?[A-Z0-9])")
 MAX_PASSAGES = 80       # per item: a 5,000-word post is read in its first 80 passages
 SHORT_SENTENCE = 7      # words: a sentence this short is read with the one before it
 
-# Stop words: common English function words plus words that carry no subject in a curator's
-# draft or a member's question.
-STOPWORDS = frozenset("""a about above after again against all am an and any are aren't as at be because been before
-being below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during
-each few for from further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself
-him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself let's me more most mustn't my
-myself no nor not of off on once only or other ought our ours ourselves out over own same shan't she she'd she'll
-she's should shouldn't so some such than that that's the their theirs them themselves then there there's these they
-they'd they'll they're they've this those through to too under until up very was wasn't we we'd we'll we're we've
-were weren't what what's when when's where where's which while who who's whom why why's with won't would wouldn't
-you you'd you'll you're you've your yours yourself yourselves also new get got one two use used using will just
-like make makes made way ways much many may might us via vs per its it's""".split())
+# Stop words: NLTK's English stop-word list (the 179 words of the nltk_data "stopwords" corpus),
+# which already holds the pieces a word tokenizer leaves of contractions
+# ("I've" -> "i", "ve"; "don't" -> "don", "t"), plus words that carry no subject in a curator's
+# draft or a member's question ("new", "use", "week", "says", ...).
+NLTK_ENGLISH = frozenset("""i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself
+yourselves he him his himself she she's her hers herself it it's its itself they them their theirs themselves what
+which who whom this that that'll these those am is are was were be been being have has had having do does did doing a
+an the and but if or because as until while of at by for with about against between into through during before after
+above below to from up down in out on off over under again further then once here there when where why how all any
+both each few more most other some such no nor not only own same so than too very s t can will just don don't should
+should've now d ll m o re ve y ain aren aren't couldn couldn't didn didn't doesn doesn't hadn hadn't hasn hasn't haven
+haven't isn isn't ma mightn mightn't mustn mustn't needn needn't shan shan't shouldn shouldn't wasn wasn't weren
+weren't won won't wouldn wouldn't""".split())
+FILLER = frozenset("""also could would might must may shall cannot ought let get gets got getting one two use uses
+used using make makes made way ways much many like via vs per etc us new week weeks today yesterday tomorrow ago
+says said say""".split())
+STOPWORDS = NLTK_ENGLISH | FILLER
 
-_WORD = re.compile(r"[a-z0-9][a-z0-9+#.\-]*[a-z0-9+#]|[a-z0-9]")
+# A word as SQLite FTS5's unicode61 tokenizer (under BM25's porter stemmer) sees one: a run of
+# letters and digits, accents removed, so "I've" is "i" + "ve" and "GPU-based" is "gpu" + "based".
+# Only Latin letters and digits make words here (every FTS5 query stays plain ASCII; the embedding
+# still reads other scripts). "C++" and "C#" keep their sign: FTS5 reads the quoted term as the
+# word "c", and a reason saying "c++" is clearer.
+_WORD = re.compile(r"[a-z0-9]+(?:\+\+|#)?")
 
 
 def normalise_name(text: str) -> str:
@@ -59,12 +70,22 @@ def slugify(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Every word of ``text``, lowercased, in order."""
+    """Every word of ``text`` as FTS5 splits it: lowercased, accents removed, in order.
+
+    >>> words("I've naïvely used GPU-based C++")
+    ['i', 've', 'naively', 'used', 'gpu', 'based', 'c++']
+    """
+    if not text.isascii():
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return _WORD.findall(text.lower())
 
 
 def terms(text: str) -> list[str]:
-    """Content words of ``text``: no stop words, no one-letter words, no bare numbers; each once."""
+    """Content words of ``text``: no stop words, no one-letter words, no bare numbers; each once.
+
+    >>> terms("I've watched the GTX 1080 Ti's launch; we'll see")
+    ['watched', 'gtx', 'ti', 'launch', 'see']
+    """
     return list(dict.fromkeys(w for w in words(text) if w not in STOPWORDS and len(w) > 1 and not w.isdigit()))
 
 

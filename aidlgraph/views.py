@@ -44,6 +44,18 @@ def related_json(result: dict) -> dict:
     return result
 
 
+def covered_json(result: dict) -> dict:
+    """``aidlgraph dupes --file DRAFT --json``: each part of the draft and the past item that
+    already covers it (or null), from a ``related()`` result."""
+    parts = [{"part": p["part"], "excerpt": p["excerpt"], "covered": p.get("covered")} for p in result["parts"]]
+    return {"parts": parts, "covered": sum(1 for p in parts if p["covered"])}
+
+
+def dupes_json(pairs: list[dict]) -> list[dict]:
+    """``aidlgraph dupes --json``: ``duplicates()`` returns this shape already."""
+    return pairs
+
+
 def ask_json(result: dict) -> dict:
     """``aidlgraph ask Q --json``: ``ask()`` returns this shape already."""
     return result
@@ -230,6 +242,75 @@ def path_markdown(p) -> str:
             title = f"**{s.title}** (topic; {s.note})" + (f": {s.text}" if s.text else "")
         lines.append(f"{s.position}. {title} — {s.topic}. _{s.reason}_")
     return "\n".join(lines)
+
+
+def related_text(result: dict) -> str:
+    """``aidlgraph related``: the results, grouped by the part of the draft they answer when the
+    draft has several; a part the archive already covers says so first; an empty answer says
+    why."""
+    parts = result.get("parts") or []
+    if not result["results"]:
+        return result.get("note") or "nothing close in the archive"
+    if len(parts) <= 1:
+        lines = [_covered_line(parts[0]["covered"])] if parts and parts[0].get("covered") else []
+        return "\n".join(lines + [line for n, r in enumerate(result["results"], 1) for line in _result_lines(n, r)])
+    lines: list[str] = []
+    for p in parts:
+        lines.append(f"Part {p['part']} of {len(parts)}: {p['excerpt']}")
+        if p.get("covered"):
+            lines.append("  " + _covered_line(p["covered"]))
+        mine = [r for r in result["results"] if r["part"] == p["part"]]
+        if not mine:
+            lines.append("  " + (p.get("note") or "(its matches are listed under another part)"))
+        for n, r in enumerate(mine, 1):
+            lines += ["  " + line for line in _result_lines(n, r)]
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def _result_lines(n: int, r: dict) -> list[str]:
+    dup = f"  (near-duplicate of {r['duplicate_of']})" if r.get("duplicate_of") else ""
+    where = "; ".join(x for x in (r["kind"], r.get("appeared_in") or r["source"]) if x)
+    lines = [f"{n:>2}. {r['title']}  [{where}]  score {r['score']:.3f}{dup}"]
+    if r["url"]:
+        lines.append(f"    {r['url']}")
+    lines.append(f"    id {r['id']}; why: {r['why']}")
+    return lines
+
+
+def _covered_line(c: dict) -> str:
+    where = f" ({c['appeared_in']})" if c.get("appeared_in") else ""
+    return f"ALREADY COVERED by \"{c['title']}\"{where}: {c['how']}, meaning similarity {c['similarity']:.2f}"
+
+
+def covered_text(view: dict) -> str:
+    """``aidlgraph dupes --file DRAFT``: one line a part, covered or new."""
+    lines = []
+    for p in view["parts"]:
+        state = _covered_line(p["covered"]) if p["covered"] else "new: nothing in the archive repeats it"
+        lines.append(f"part {p['part']}: {p['excerpt']}\n    {state}")
+    return "\n".join(lines)
+
+
+DUPE_HEADINGS = {"duplicate": "Duplicates (the same resource or story twice)",
+                 "same issue": "Overlaps within one issue or post (not duplicates)",
+                 "series": "Parts of one series (not duplicates)",
+                 "different links": "Close in meaning, different links (maybe different resources)"}
+
+
+def dupes_text(pairs: list[dict]) -> str:
+    """``aidlgraph dupes``: the pairs grouped by what relates them."""
+    lines: list[str] = []
+    for relation, heading in DUPE_HEADINGS.items():
+        group = [p for p in pairs if p["relation"] == relation]
+        if not group:
+            continue
+        lines.append(f"{heading}: {len(group)}")
+        for p in group:
+            lines.append(f"  {p['score']:.2f}  {p['a']['title'][:60]} ({p['a']['appeared_in'] or p['a']['id']})")
+            lines.append(f"        ~ {p['b']['title'][:60]} ({p['b']['appeared_in'] or p['b']['id']})")
+        lines.append("")
+    return "\n".join(lines).rstrip()
 
 
 def path_mermaid(lib, p) -> str:

@@ -25,7 +25,8 @@ def test_dense_bm25_and_fused_each_find_the_obvious_match(mini_library):
 
 def test_fusion_ranks_an_item_found_by_both_searches_above_one_found_by_one(mini_library):
     # "Kaggle" is a rare word (BM25) and the sentence's meaning is about competitions (dense)
-    out = related(mini_library, "Kaggle hosts data science competitions and was bought by Google", k=5)
+    # floor 0: every candidate is listed, so the second one (found by one search only) is there to compare
+    out = related(mini_library, "Kaggle hosts data science competitions and was bought by Google", k=5, floor=0.0)
     assert out["results"][0]["title"] == "Google acquires Kaggle"
     top = out["results"][0]
     assert "kaggle" in top["matched_terms"] and top["cosine"] > 0.5
@@ -47,10 +48,10 @@ def test_filters(mini_library):
     assert kinds <= {"question"}
     excluded = related(mini_library, text, k=20, exclude_sources=["mini reading"])
     assert excluded["results"] == []
-    everything = related(mini_library, text, k=20)
+    everything = related(mini_library, text, k=20, floor=0.0)  # every candidate, however far
     assert len(everything["results"]) == 9
-    floor = everything["results"][3]["score"]
-    assert all(r["score"] >= floor for r in related(mini_library, text, k=20, min_score=floor)["results"])
+    least = everything["results"][3]["score"]
+    assert all(r["score"] >= least for r in related(mini_library, text, k=20, min_score=least, floor=0.0)["results"])
     assert len(related(mini_library, text, k=2)["results"]) == 2
 
 
@@ -133,3 +134,12 @@ def test_show_lists_similar_items_without_searching(mini_library):
     detail = json.loads(out.output)
     assert detail["related"][0]["id"] == dst and detail["related"][0]["score"] == score
     assert all(r["score"] >= 0.55 for r in detail["related"])
+
+
+def test_a_draft_longer_than_the_parts_searched_says_how_many_were_left_out(fake_library):
+    from aidlgraph.query.related.retrieve import MAX_PARTS
+
+    draft = "\n\n".join(f"Story {n}: pinned host memory speeds up device transfers in CUDA programs." for n in range(MAX_PARTS + 5))
+    out = related(fake_library, draft, k=3)
+    assert len(out["parts"]) == MAX_PARTS and out["skipped_parts"] == 5
+    assert "skipped_parts" not in related(fake_library, "pinned host memory for CUDA transfers", k=3)

@@ -1,11 +1,19 @@
 """Related items for a text or a draft: FAISS cosine + FTS5 BM25 fused by reciprocal rank,
 boosted by graph proximity, each result with the reasons it matched.
 
-The stages are modules of their own, as in txtai's ``search``: ``retrieve`` (candidates per
-passage), ``fuse`` (rank fusion and the topic vote), ``explain`` (reasons, near-duplicates),
-``dupes`` (near-duplicate pairs across the library). A long draft is split into passages; each
-passage is searched on its own and the results are merged, so a draft about five news items finds
-past items for each of them.
+A draft is many questions: it is cut into its parts (paragraphs; one story each in a curator's
+draft), each part is searched on its own, and the parts' results are interleaved (every part's
+best match first, then every part's second...), so each story of a five-story draft finds its own
+past items, and each result says which part of the draft it answers.
+
+An item is offered only when it is close to its part (``fuse.relevance`` at least the floor), so
+a part about something the archive lacks gets nothing, and a text about nothing at all gets
+``results: []`` and a ``note``. A part whose best match is near-verbatim is flagged as already
+covered (``explain.covered``).
+
+The stages are modules of their own, as in txtai's ``search``: ``retrieve`` (parts and their
+candidates), ``fuse`` (rank fusion, relevance and the topic vote), ``explain`` (reasons,
+already-covered, near-duplicates), ``dupes`` (duplicate pairs across the library).
 """
 from __future__ import annotations
 
@@ -16,11 +24,13 @@ from dataclasses import dataclass, field
 
 from ...errors import InputError
 from ...library import Library
+from ...text import terms
 from . import explain, fuse, retrieve
-from .dupes import duplicates
-from .retrieve import CANDIDATES, PASSAGE_WORDS, Hit, split_passages
+from .dupes import DUPLICATE_MIN, duplicates
+from .retrieve import CANDIDATES, MAX_PARTS, Hit, Part, split_parts, split_passages
 
 MAX_TEXT = 200_000
+NOTHING_CLOSE = "nothing close in the archive"
 
 
 @dataclass
@@ -73,10 +83,50 @@ def check_date(value: str | None, name: str) -> str | None:
     return text
 
 
+@dataclass
+class Found:
+    """One result of one part, ranked."""
+
+    score: float
+    row: dict
+    hit: Hit
+    shared: list[str]   # the part's voted topics the item has (they boosted it)
+    near: list[str]     # prerequisite neighbours of a voted topic the item has
+
+
+@dataclass
+class PartResult:
+    """What one part of the draft found: its results best first, what it is about, whether the
+    archive already covers it, and its nearest item when nothing passed the floor."""
+
+    part: Part
+    found: list[Found]
+    topics: dict[str, float]
+    covered: dict | None = None
+    nearest: tuple[dict, Hit] | None = None
+
+
+@dataclass
+class Search:
+    """One call of ``related``: the library and the options every part is searched with."""
+
+    lib: Library
+    k: int
+    filters: Filters
+    mode: str
+    floor: float
+    min_score: float | None
+    want: int = CANDIDATES                                   # candidates per list and passage
+    total: int = 0                                           # items in the library
+    dates: dict[str, str] = field(default_factory=dict)      # source -> its issue's date
+
+
 def related(lib: Library, text: str, k: int = 10, kinds: list[str] | None = None, before: str | None = None,
             since: str | None = None, exclude_sources: list[str] = (), min_score: float | None = None,
-            mode: str = "hybrid") -> dict:
-    """Items related to ``text``; see the module docstring. ``mode`` is hybrid, dense or bm25."""
+            mode: str = "hybrid", floor: float | None = None) -> dict:
+    """Items related to ``text``; see the module docstring. ``mode`` is hybrid, dense or bm25;
+    ``floor`` is the relevance a part's best match needs for the part to get any result
+    (default ``fuse.RELEVANCE_FLOOR``; 0 offers every candidate)."""
     text = (text or "").strip()
     if not text:
         raise InputError("nothing to search for: the text is empty; give a sentence, a file or standard input")
@@ -87,76 +137,172 @@ def related(lib: Library, text: str, k: int = 10, kinds: list[str] | None = None
     if min_score is not None and not math.isfinite(min_score):
         raise InputError(f"min_score: {min_score} is not a usable score; give a number such as 0.5")
     filters = Filters(list(kinds or []), check_date(before, "before"), check_date(since, "since"), list(exclude_sources))
-    passages = split_passages(text) if len(text.split()) > PASSAGE_WORDS else [text]
-    hits, rows, query_topics = _search(lib, passages, max(CANDIDATES, k * (8 if filters else 3)), filters, mode)
-    if not hits:
-        return {"query": text, "passages": len(passages), "topics": [], "results": []}
-    rows.update(lib.store.items_by_num([n for n in hits if n not in rows]))  # voters' rows are fetched already
-    g = lib.graph
-    names = {t: g.nodes[t]["name"] for t in g}
-    neighbours = {n for t in query_topics if t in g for n in (*g.predecessors(t), *g.successors(t))}
-    top = fuse.top_score(mode)
-    scored = []
-    for num, hit in hits.items():
-        row = rows.get(num)
-        if row is None or not filters.keep(row):
-            continue
-        boost, shared, near = fuse.boost(row["topics"], query_topics, neighbours)
-        score = hit.fused / top * (1.0 + boost)
-        if min_score is None or score >= min_score:
-            scored.append((score, row["id"], row, hit, shared, near))
-    scored.sort(key=lambda s: (-s[0], s[1]))
-    results = [_result(score, row, hit, shared, near, passages, names) for score, _, row, hit, shared, near in scored[:k]]
+    search = Search(lib, k, filters, mode, fuse.RELEVANCE_FLOOR if floor is None else floor, min_score,
+                    want=max(CANDIDATES, k * (8 if filters else 3)), total=lib.store.item_total(),
+                    dates=explain.issue_dates(lib))
+    parts = split_parts(text)
+    skipped, parts = parts[MAX_PARTS:], parts[:MAX_PARTS]
+    searched = [_search_part(search, part) for part in parts]
+    names = {t: lib.graph.nodes[t]["name"] for t in lib.graph}
+    results = _interleave(searched, search, names)
     explain.flag_duplicates(lib.store, results)
-    return {"query": text, "passages": len(passages),
-            "topics": [names.get(t, t) for t, _ in sorted(query_topics.items(), key=lambda x: -x[1])],
-            "results": results}
+    topics: dict[str, float] = {}
+    for s in searched:
+        for t, w in s.topics.items():
+            topics[t] = max(topics.get(t, 0.0), w)
+    out = {"query": text, "passages": sum(len(p.passages) for p in parts),
+           "topics": [names.get(t, t) for t, _ in sorted(topics.items(), key=lambda x: -x[1])],
+           "results": results, "parts": [_part_json(n, s, names) for n, s in enumerate(searched, 1)]}
+    if skipped:
+        out["skipped_parts"] = len(skipped)  # the draft's parts after the first MAX_PARTS, not searched
+    if not results:
+        out["note"] = _nothing_note(searched, search)
+    return out
 
 
-def _search(lib: Library, passages: list[str], want: int, filters: Filters, mode: str):
-    """Candidates of every passage: (hits by num, item rows fetched for the vote, query topics)."""
+def _search_part(search: Search, part: Part) -> PartResult:
+    """Search one part: candidates of its passages, how relevant each is, the gate (is anything
+    close?), the topic vote when the best match is confidently close, the ranking, and whether
+    the closest match already covers the part."""
+    lib = search.lib
+    hits, nearest_topics = _candidates(search, part)
+    part_terms = terms(part.text)[:64]
+    frequency, matched = lib.store.term_matches(part_terms, list(hits))
+    for num, hit in hits.items():
+        hit.matched = matched.get(num, [])
+        hit.relevance = fuse.relevance(hit.cosine, fuse.lexical(hit.matched, frequency, search.total))
+        hit.shown = explain.shown_terms(hit.matched, frequency, search.total)
+    lowest = search.floor - fuse.RESULT_GAP if search.floor > 0 else float("-inf")  # floor 0: every candidate
+    close = [n for n, h in hits.items() if h.relevance >= lowest]
+    rows = lib.store.items_by_num(close)
+    kept = {n: rows[n] for n in close if n in rows and search.filters.keep(rows[n])}
+    best = max((hits[n].relevance for n in kept), default=float("-inf"))
+    if not kept or best < search.floor:
+        return PartResult(part, [], {}, nearest=_nearest(search, hits))
+    query_topics: dict[str, float] = {}
+    if search.mode == "hybrid" and best >= fuse.VOTE_CONFIDENCE:
+        query_topics = fuse.topic_votes({n: hits[n].fused for n in kept}, {n: hits[n].cosine for n in kept},
+                                        kept, nearest_topics)
+    found = _rank(search, hits, kept, query_topics)
+    if not found:
+        return PartResult(part, [], query_topics, nearest=_nearest(search, hits))
+    closest = max(found, key=lambda f: f.hit.cosine)
+    covered = explain.covered(closest.row, closest.hit, part_terms, frequency, search.total, search.dates)
+    return PartResult(part, found[:search.k], query_topics, covered)
+
+
+def _rank(search: Search, hits: dict[int, Hit], kept: dict[int, dict], query_topics: dict[str, float]) -> list[Found]:
+    """The kept candidates by fused score, boosted by the voted topics (and their prerequisite
+    neighbours), best first; --min-score applied."""
+    g = search.lib.graph
+    neighbours = {n for t in query_topics if t in g for n in (*g.predecessors(t), *g.successors(t))}
+    top = fuse.top_score(search.mode)
+    found = []
+    for num, row in kept.items():
+        boost, shared, near = fuse.boost(row["topics"], query_topics, neighbours)
+        score = hits[num].fused / top * (1.0 + boost)
+        if search.min_score is None or score >= search.min_score:
+            found.append(Found(score, row, hits[num], shared if boost else [], near if boost else []))
+    found.sort(key=lambda f: (-f.score, f.row["id"]))
+    return found
+
+
+def _nearest(search: Search, hits: dict[int, Hit]) -> tuple[dict, Hit] | None:
+    """The most relevant candidate the filters keep (row, hit), for saying how far off it is."""
+    best = sorted(hits.values(), key=lambda h: -h.relevance)[:10]
+    rows = search.lib.store.items_by_num([h.num for h in best])
+    return next(((rows[h.num], h) for h in best if h.num in rows and search.filters.keep(rows[h.num])), None)
+
+
+def _candidates(search: Search, part: Part) -> tuple[dict[int, Hit], list[tuple[str, float]]]:
+    """The candidates of every passage of a part (by num), and the topics nearest its passages."""
     from ..resolve import nearest_topics
 
+    lib, mode, want = search.lib, search.mode, search.want
     hits: dict[int, Hit] = {}
-    rows: dict[int, dict] = {}  # item rows by num, fetched once per query
-    query_topics: dict[str, float] = {}
-    for n, passage in enumerate(passages):
-        dense_nums, vector = [], None
-        if mode in ("hybrid", "dense"):
-            vector = lib.embed_query(passage)
-            for rank, (num, cosine) in enumerate(retrieve.dense(lib, vector, want)):
-                hit = hits.setdefault(num, Hit(num))
-                hit.cosine = max(hit.cosine, cosine)
-                hit.dense_rank = rank if hit.dense_rank is None else min(hit.dense_rank, rank)
-                dense_nums.append(num)
-        bm25_nums = retrieve.lexical(lib, passage, want) if mode in ("hybrid", "bm25") else []
-        for rank, num in enumerate(bm25_nums):
+    topics: dict[str, float] = {}
+    for n, passage in enumerate(part.passages):
+        vector = lib.embed_query(passage)  # bm25 mode too: relevance is measured in meaning as well
+        dense = retrieve.dense(lib, vector, want) if mode in ("hybrid", "dense") else []
+        lexical = retrieve.lexical(lib, passage, want) if mode in ("hybrid", "bm25") else []
+        ranked = fuse.rrf(dense, lexical, mode)
+        cosine = dict(dense)
+        cosine.update(retrieve.cosines(lib, [num for num in ranked if num not in cosine], vector))
+        for rank, (num, _) in enumerate(dense):
+            hit = hits.setdefault(num, Hit(num))
+            hit.dense_rank = rank if hit.dense_rank is None else min(hit.dense_rank, rank)
+        for rank, (num, _) in enumerate(lexical):
             hit = hits.setdefault(num, Hit(num))
             hit.bm25_rank = rank if hit.bm25_rank is None else min(hit.bm25_rank, rank)
-        ranked = fuse.rrf(dense_nums, bm25_nums, mode)
         for num, score in ranked.items():
-            hits[num].passages.add(n)
-            hits[num].fused = max(hits[num].fused, score)
+            hit = hits[num]
+            hit.passages.add(n)
+            hit.fused = max(hit.fused, score)
+            hit.cosine = max(hit.cosine, cosine.get(num, 0.0))
         if mode == "hybrid":
-            voters = sorted(ranked, key=lambda num: -ranked[num])[:fuse.VOTERS * 3]
-            rows.update(lib.store.items_by_num([num for num in voters if num not in rows]))
-            kept = {num: rows[num] for num in voters if num in rows and filters.keep(rows[num])}  # filtered items don't vote
-            cosines = {num: hits[num].cosine for num in ranked}
-            nearest = nearest_topics(lib, "", 3, vector=vector)
-            for tid, weight in fuse.topic_votes(ranked, cosines, kept, nearest).items():
-                query_topics[tid] = max(query_topics.get(tid, 0.0), weight)
-    return hits, rows, query_topics
+            for tid, score in nearest_topics(lib, "", 3, vector=vector):
+                topics[tid] = max(topics.get(tid, -1.0), score)
+    return hits, sorted(topics.items(), key=lambda t: -t[1])
 
 
-def _result(score: float, row: dict, hit: Hit, shared: list[str], near: list[str], passages: list[str],
-            names: dict[str, str]) -> dict:
-    matched = explain.matched_terms(" ".join(passages[p] for p in sorted(hit.passages)), row)
+def _interleave(searched: list[PartResult], search: Search, names: dict[str, str]) -> list[dict]:
+    """The parts' results as one list: every part's first result, then every part's second, ...
+    (by score within a round); an item found by several parts is listed once, under the part
+    where it ranks best, and names all of them."""
+    entries = sorted(((rank, -f.score, p, f) for p, s in enumerate(searched) for rank, f in enumerate(s.found)),
+                     key=lambda e: (e[0], e[1], e[2]))
+    parts_of: dict[int, list[int]] = {}
+    for _, _, p, f in entries:
+        parts_of.setdefault(f.hit.num, []).append(p + 1)
+    covered = {s.covered["id"] for s in searched if s.covered}
+    results, seen = [], set()
+    for _, _, p, f in entries:
+        if f.hit.num in seen:
+            continue
+        seen.add(f.hit.num)
+        results.append(_result(f, p + 1, sorted(parts_of[f.hit.num]), len(searched), f.row["id"] in covered,
+                               names, search.dates))
+        if len(results) == search.k:
+            break
+    return results
+
+
+def _result(f: Found, part: int, parts: list[int], n_parts: int, covered: bool, names: dict[str, str],
+            dates: dict[str, str]) -> dict:
+    row, hit = f.row, f.hit
+    shown = hit.shown
     return {
         "id": row["id"], "title": row["title"], "url": row.get("url") or "", "kind": row["kind"],
-        "source": row.get("source") or "", "date": row.get("date") or "", "score": round(score, 4),
-        "why": explain.reasons(hit, shared, near, matched, names, len(passages)),
-        "topics": [names.get(t, t) for t in row["topics"]], "matched_terms": matched, "cosine": round(hit.cosine, 4),
+        "source": row.get("source") or "", "date": row.get("date") or "", "appeared_in": explain.appeared_in(row, dates),
+        "score": round(f.score, 4), "relevance": round(hit.relevance, 4),
+        "why": explain.reasons(hit, f.shared, f.near, shown, names, part if n_parts > 1 else None),
+        "topics": [names.get(t, t) for t in row["topics"]], "matched_terms": shown, "cosine": round(hit.cosine, 4),
+        "part": part, "parts": parts, "covered": covered,
     }
 
 
-__all__ = ["related", "duplicates", "split_passages", "Filters"]
+def _part_json(n: int, s: PartResult, names: dict[str, str]) -> dict:
+    out = {"part": n, "excerpt": s.part.excerpt,
+           "results": [{"id": f.row["id"], "title": f.row["title"], "score": round(f.score, 4),
+                        "relevance": round(f.hit.relevance, 4)} for f in s.found],
+           "topics": [names.get(t, t) for t, _ in sorted(s.topics.items(), key=lambda x: -x[1])]}
+    if s.covered:
+        out["covered"] = s.covered
+    if not s.found:
+        out["note"] = NOTHING_CLOSE
+    return out
+
+
+def _nothing_note(searched: list[PartResult], search: Search) -> str:
+    """Why there are no results, in one line: nothing close, or nothing close that the filters keep."""
+    nearest = [s.nearest for s in searched if s.nearest]
+    if not nearest:
+        return NOTHING_CLOSE + (" that the filters keep" if search.filters else "")
+    row, hit = max(nearest, key=lambda rh: rh[1].relevance)
+    if hit.relevance >= search.floor:  # close enough, but --min-score left it out
+        return f"{NOTHING_CLOSE} above the minimum score"
+    return (f"{NOTHING_CLOSE}: the nearest item, \"{row['title']}\", has relevance {hit.relevance:.2f}, "
+            f"under the floor of {search.floor:.2f}")
+
+
+__all__ = ["related", "duplicates", "DUPLICATE_MIN", "split_parts", "split_passages", "Filters", "NOTHING_CLOSE"]
