@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, NothingToReadError
 from .model import KINDS, Batch, Item, Prereq, Topic, level_of, medium_of
 
 TITLE_KEYS = ("title", "name", "resource", "label")
@@ -143,7 +143,8 @@ def _from_document(data: Any, origin: str) -> Batch:
     if isinstance(data, list):
         return _from_rows(data, origin, declare_topics=False)
     if not isinstance(data, dict) or not ({"items", "topics"} & set(data)):
-        raise InputError(f"{name}: expected a list of items, or a mapping with 'items' and/or 'topics'")
+        raise NothingToReadError(f"{name}: expected a list of items, or a mapping with 'items' and/or 'topics'",
+                                 "not an item list")
     if data.get("topics") is not None:
         topics, prereqs = _topics(data["topics"], name)
         batch.states_prereqs = True
