@@ -27,8 +27,10 @@ TEXTS_PER_TOPIC = 40
 
 
 def new_bare_topics(todo: Plan, snapshot: Snapshot) -> list[str]:
-    """The topics this plan creates that have no prerequisite edge and no description."""
-    return [t.id for ts in todo.new_topics.values() for t in ts
+    """The topics this plan creates from headings that have no prerequisite edge and no
+    description (a dataset's own topic column or an import's concepts are left as they come)."""
+    headed = {b.origin for b in todo.batches if b.heading_topics}
+    return [t.id for origin, ts in todo.new_topics.items() if origin in headed for t in ts
             if t.id in todo.bare and t.id not in snapshot.topics]
 
 
