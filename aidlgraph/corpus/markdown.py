@@ -1,11 +1,22 @@
-"""Markdown reading lists in the awesome-list style: headings are topics, linked bullets are items.
+"""Markdown reading lists and knowledge bases (awesome-list style): entries become items, and
+headings say what the entries are and what they are about.
 
-An awesome list is a tree of headings with bullets of links under them. The heading a link sits
-under is the best topic evidence the list gives, so each item is tagged with its innermost
-heading (or ``<details>`` summary), and the list's own title (a single H1 at the top) names the
-source. Everything that is not a reading (badges, table-of-contents anchors, links to the repo's
-own files, "back to top") is skipped, and the tags lists use for access, level and medium
-(``[$]``, ``Free``, ``Beginner``, ``[pdf]``, ``:star:``) become fields instead of noise in titles.
+An awesome list is a tree of headings with bullets of links under them. The headings are the best
+evidence the list gives, but not all of one sort (``corpus.sections``): a *field* heading names
+what its entries are about, and each item carries its innermost one (or ``<details>`` summary)
+as its topic name, for the build step to match to the library's topics; a *medium* heading
+(``Courses``, ``Scientific Papers``, ``Free Courses``) sets the entries' medium, access and level
+instead; *structure* headings (``FAQ``, ``The Path We Recommend``) are transparent. The list's own
+title (a single H1 at the top) names the source, and is the field heading of what sits under a
+medium heading right below it.
+
+Knowledge bases also answer in prose: a question heading (``### Do I need a GPU?``) or a bold
+question line followed by paragraphs is a ``question`` item whose text is the answer, and a
+paragraph that recommends a titled link is an item with the paragraph as its text. Everything
+that is not a reading (badges, table-of-contents anchors, links to the repo's own files, "back
+to top", a link merely mentioned in passing) is skipped, and the tags lists use for access,
+level, medium, recommendation and length (``[$]``, ``Free``, ``Beginner``, ``[pdf]``, ``:star:``,
+``(2h)``, ``300 pages``) become fields instead of noise in titles.
 
 The parser is line-based and hand-written on purpose: lists are loose Markdown, and a strict
 CommonMark parser would not be more right about them. Links are matched with a bracket table, not
