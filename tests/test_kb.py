@@ -216,3 +216,17 @@ def test_the_faq_answers_come_back_from_ask(kb_library):
     out = json.loads(result.stdout)
     assert out["answered"] and "Google Colab" in out["answer"]
     assert out["sources"][0]["title"] == "Do I need a GPU to start?"
+
+
+def test_a_curator_accepts_or_rejects_a_suggested_prerequisite(kb_library, tmp_path):
+    from aidlgraph.build.curate import accept, reject
+
+    lib, _ = kb_library
+    shutil.copytree(lib.path, tmp_path / "lib")
+    with Library.open(tmp_path / "lib") as copy:
+        first, second = [e for e in copy.store.edges("prereq") if e["dst"] == "graph-neural-networks"][:2]
+        reject(copy, first["src"], "graph-neural-networks")
+        assert copy.store.edge(first["src"], "graph-neural-networks", "prereq") is None
+        decision = accept(copy, second["src"], "graph-neural-networks")
+        assert decision.what == "was suggested; now curated"
+        assert copy.store.edge(second["src"], "graph-neural-networks", "prereq")["source"] == "curated"
