@@ -124,12 +124,16 @@ def init(ctx: Context, empty: bool, force: bool) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--prune", is_flag=True, help="Remove items that are gone from these sources.")
+@click.option("--strict", is_flag=True, help="A file of a folder with nothing to read is an error, not skipped.")
 @pass_ctx
-def ingest(ctx: Context, paths: tuple[str, ...], prune: bool) -> None:
-    """Add files or folders (YAML, JSON, JSONL, CSV, TSV, Markdown, text, RSS/Atom)."""
+def ingest(ctx: Context, paths: tuple[str, ...], prune: bool, strict: bool) -> None:
+    """Add files or folders (YAML, JSON, JSONL, CSV, TSV, Markdown, text, RSS/Atom).
+
+    In a folder, files with nothing to read are skipped (one line each says so), and licences,
+    changelogs and package manifests are passed over; a file named on its own must hold items."""
     from .build.ingest import ingest as run
 
-    report = run(ctx.lib(), paths, prune=prune, progress=True, wait=ctx.wait)
+    report = run(ctx.lib(), paths, prune=prune, progress=True, wait=ctx.wait, strict=strict)
     click.echo(report.summary())
 
 
@@ -178,7 +182,7 @@ def items(ctx: Context, topic: str | None, kind: str | None, as_json: bool) -> N
 def show(ctx: Context, item_id: str, as_json: bool) -> None:
     """Show one item, its topics and its related items."""
     from .query.browse import item_detail
-    from .views import item_json
+    from .views import duration_text, item_json
 
     detail = item_json(item_detail(ctx.lib(), item_id))
     if as_json:
@@ -192,6 +196,10 @@ def show(ctx: Context, item_id: str, as_json: bool) -> None:
         click.echo(f"authors: {', '.join(detail['authors'])}")
     if detail.get("series"):
         click.echo(f"series: {detail['series']} (part {detail.get('position')})")
+    facts = [detail.get("medium") or "", detail.get("level") or "", {True: "free", False: "paid"}.get(detail.get("free"), ""),
+             "recommended" if detail.get("core") else "", duration_text(detail["minutes"]) if detail.get("minutes") else ""]
+    if any(facts):
+        click.echo("for learners: " + ", ".join(f for f in facts if f))
     click.echo("topics: " + (", ".join(f"{t['name']} ({t['source']})" for t in detail["topic_edges"]) or "none"))
     if detail["text"]:
         click.echo("")

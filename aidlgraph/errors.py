@@ -14,6 +14,16 @@ class InputError(AidlgraphError):
     """A source file or a query that cannot be used (empty, binary, malformed)."""
 
 
+class NothingToReadError(InputError):
+    """A source holding nothing to ingest (an empty file, a page with no items, a JSON file that is
+    not an item list). Named on its own it is an error; inside a folder it is skipped with a note.
+    ``why`` is the short reason the note gives."""
+
+    def __init__(self, message: str, why: str):
+        super().__init__(message)
+        self.why = why
+
+
 class UnknownTopicError(AidlgraphError):
     """A topic named by an item or a query that the library does not have. ``suggestions`` are
     the closest topics' names; ``related`` may hold the items closest to the query."""

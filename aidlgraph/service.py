@@ -188,16 +188,16 @@ class LibraryService:
         readers pick the new generation up on their next request. A source naming an unknown
         topic is a bad request (InputError), not a missing resource."""
         from .build.ingest import ingest_batches
-        from .corpus import load_path
+        from .corpus import Sources, load_sources
         from .views import ingest_json
 
         with self._ingest_lock:
-            all_batches = list(batches)
+            sources = Sources(batches=list(batches))
             for p in paths:
-                all_batches.extend(load_path(p))
+                sources.extend(load_sources(p))
             with Library.open(self.path) as writer:
                 try:
-                    report = ingest_batches(writer, all_batches, wait=wait)
+                    report = ingest_batches(writer, sources.batches, wait=wait, sources=sources)
                 except UnknownTopicError as exc:
                     raise InputError(str(exc)) from None
                 return ingest_json(report, writer.generation)

@@ -36,24 +36,31 @@ def test_single_top_h1_names_the_source_and_is_not_a_topic(batch):
     assert "Awesome GPU Deep Learning" not in {t.name for t in batch.topics}
 
 
-def test_items_carry_their_innermost_heading(by_title):
-    assert by_title["Deep Learning"].topics == ["Books"]
-    assert by_title["CS231n: Convolutional Neural Networks for Visual Recognition"].topics == ["Free Courses"]
-    assert by_title["CS231n: Convolutional Neural Networks for Visual Recognition"].extra["section"] == "Courses > Free Courses"
+def test_items_carry_their_innermost_field_heading_and_media_headings_set_fields(by_title):
+    # "## Books", "## Courses > ### Free Courses", "### Libraries" say what the entries are, not what
+    # they are about: the field heading above them (here the page title) is their topic.
+    book = by_title["Deep Learning"]
+    assert (book.topics, book.medium) == (["GPU Deep Learning"], "book")
+    cs231n = by_title["CS231n: Convolutional Neural Networks for Visual Recognition"]
+    assert (cs231n.topics, cs231n.medium, cs231n.free) == (["GPU Deep Learning"], "video", True)  # its own [video] tag wins
+    fastai = by_title["Practical Deep Learning for Coders"]
+    assert (fastai.medium, fastai.free) == ("course", True)
+    assert cs231n.extra["section"] == "Courses > Free Courses"
+    assert by_title["Getting Started with Accelerated Computing in CUDA C/C++"].free is False  # "### Paid Courses"
     assert by_title["CUDA C++ Programming Guide"].topics == ["CUDA"]
-    assert by_title["cuDNN"].topics == ["Libraries"]
+    assert (by_title["cuDNN"].topics, by_title["cuDNN"].medium) == (["CUDA"], "tool")
 
 
 def test_every_item_topic_is_declared_and_heading_noise_is_not(batch):
     declared = {t.name for t in batch.topics}
     assert {t for item in batch.items for t in item.topics} <= declared
-    assert declared == {"Books", "Free Courses", "Paid Courses", "CUDA", "Profiling tools", "Libraries"}
-    # emoji shortcodes are cleaned out of heading names ("## Books :books:")
-    assert "Books :books:" not in declared
+    # the page title without its "Awesome", and the field headings; no media heading
+    assert declared == {"GPU Deep Learning", "CUDA", "Profiling tools"}
+    assert batch.heading_topics  # the build step matches these names to the library's topics
 
 
-def test_items_before_the_first_section_have_no_topic(by_title):
-    assert by_title["The CUDA Handbook"].topics == []
+def test_items_before_the_first_section_belong_to_the_page_title(by_title):
+    assert by_title["The CUDA Handbook"].topics == ["GPU Deep Learning"]
 
 
 def test_file_stem_is_the_source_without_a_single_top_h1():
@@ -67,7 +74,7 @@ def test_setext_and_html_headings_count():
     batch = load('<h1 align="center">Awesome Speech</h1>\n\nDatasets\n--------\n\n'
                  "- [LibriSpeech](https://www.openslr.org/12) - 1000 hours of read English speech.\n")
     assert batch.items[0].source == "Awesome Speech"
-    assert batch.items[0].topics == ["Datasets"]
+    assert (batch.items[0].topics, batch.items[0].medium) == (["Speech"], "dataset")
 
 
 # ---------------------------------------------------------------- what is an item
@@ -184,9 +191,9 @@ def test_details_block_is_read_under_its_summary_topic(by_title):
 
 
 def test_generic_details_summary_keeps_the_heading_topic():
-    text = ("## Papers\n\n<details><summary>Click to expand</summary>\n\n"
+    text = ("## Transformers\n\n<details><summary>Click to expand</summary>\n\n"
             "- [Attention Is All You Need](https://arxiv.org/abs/1706.03762)\n\n</details>\n")
-    assert load(text).items[0].topics == ["Papers"]
+    assert load(text).items[0].topics == ["Transformers"]
 
 
 def test_table_rows_with_links_are_items(by_title, batch):
@@ -218,9 +225,9 @@ def test_reference_style_links_and_html_anchors():
 
 
 def test_the_same_link_twice_is_one_item_with_both_topics():
-    text = "## Vision\n\n- [CS231n](http://cs231n.stanford.edu/)\n\n## Courses\n\n- [CS231n](http://cs231n.stanford.edu/)\n"
+    text = "## Vision\n\n- [CS231n](http://cs231n.stanford.edu/)\n\n## Deep Learning\n\n- [CS231n](http://cs231n.stanford.edu/)\n"
     batch = load(text)
-    assert len(batch.items) == 1 and batch.items[0].topics == ["Vision", "Courses"]
+    assert len(batch.items) == 1 and batch.items[0].topics == ["Vision", "Deep Learning"]
 
 
 def test_code_fences_are_not_read():
@@ -234,7 +241,127 @@ def test_nothing_found_is_an_empty_batch():
 
 def test_dispatch_by_suffix_reaches_this_loader():
     batch = load_text("## Books\n\n- [Deep Learning](http://www.deeplearningbook.org/)\n", "/x/books.md", ".md")
-    assert batch.items[0].topics == ["Books"]
+    assert batch.items[0].medium == "book"
+
+
+# ---------------------------------------------------------------- headings as fields, questions, prose
+
+
+def test_heading_sorts():
+    from aidlgraph.corpus.sections import read_heading
+
+    sorts = {name: read_heading(name).sort for name in (
+        "Courses", "Scientific Papers", "Curated Lists", "Blogs", "Videos", "Tutorials", "Datasets", "Tools",
+        "Books and Tutorials", "Free Courses", "Beginners", "Semantic Segmentation", "Segmentation, Object Detection",
+        "Frequently Asked Questions", "The Path We Recommend", "Your First Week", "Do I need a GPU?")}
+    assert sorts == {
+        "Courses": "medium", "Scientific Papers": "medium", "Curated Lists": "medium", "Blogs": "medium",
+        "Videos": "medium", "Tutorials": "medium", "Datasets": "medium", "Tools": "medium",
+        "Books and Tutorials": "medium", "Free Courses": "medium", "Beginners": "level",
+        "Semantic Segmentation": "field", "Segmentation, Object Detection": "field",
+        "Frequently Asked Questions": "structure", "The Path We Recommend": "structure",
+        "Your First Week": "structure", "Do I need a GPU?": "question"}
+
+
+def test_a_media_heading_is_a_medium_under_the_field_heading_above_it():
+    batch = load("# Vision\n\n## Detection\n\n### Scientific Papers\n\n- [R-CNN](https://example.org/rcnn)\n\n"
+                 "### Videos\n\n- [A talk](https://example.org/talk) - [Free] Beginner\n")
+    assert [(i.title, i.topics, i.medium, i.free, i.level) for i in batch.items] == [
+        ("R-CNN", ["Detection"], "paper", None, ""), ("A talk", ["Detection"], "video", True, "beginner")]
+    assert [t.name for t in batch.topics] == ["Detection"]
+
+
+def test_a_page_title_medium_holds_only_right_under_it():
+    batch = load("# Tools\n\n- [Jupyter](https://jupyter.org/)\n\n## Automatic Differentiation\n\n"
+                 "- [A Survey](https://example.org/ad)\n")
+    assert [(i.title, i.medium, i.topics) for i in batch.items] == [
+        ("Jupyter", "tool", []), ("A Survey", "", ["Automatic Differentiation"])]
+
+
+def test_structure_headings_are_transparent():
+    batch = load("# How to Learn Deep Learning\n\n## The Path We Recommend\n\n- [A course](https://example.org/c)\n\n"
+                 "## Overview\n\n- [A book](https://example.org/b)\n")
+    assert [i.topics for i in batch.items] == [["How to Learn Deep Learning"]] * 2
+
+
+FAQ = """# Learning
+
+## Courses
+
+- [A Course](https://example.org/course) - A course.
+
+## FAQ
+
+### Which language first?
+
+Python. It is what the frameworks use.
+
+Then NumPy, because arrays are how you think in deep learning.
+
+### What should I read?
+
+- The [Deep Learning book](https://www.deeplearningbook.org/), free online.
+
+**Do I need a PhD?**
+
+No. A portfolio of projects counts for more.
+
+**Is it too late?** 
+
+## Books
+
+- [A Book](https://example.org/book)
+"""
+
+
+def test_question_headings_and_bold_questions_become_question_items_with_their_answers():
+    batch = load(FAQ)
+    questions = {i.title: i for i in batch.items if i.kind == "question"}
+    assert list(questions) == ["Which language first?", "What should I read?", "Do I need a PhD?"]
+    assert questions["Which language first?"].text == (
+        "Python. It is what the frameworks use.\n\nThen NumPy, because arrays are how you think in deep learning.")
+    assert questions["Do I need a PhD?"].text == "No. A portfolio of projects counts for more."
+    assert questions["What should I read?"].text == "- The Deep Learning book, free online."
+    assert questions["What should I read?"].extra["links"] == ["https://www.deeplearningbook.org/"]
+    assert all(q.topics == ["Learning"] and q.extra["section"] == "FAQ" for q in questions.values())
+    # a question with no answer is no item; the answers end where the next heading starts
+    assert "Is it too late?" not in questions
+    assert [i.title for i in batch.items if i.kind == "resource"] == ["A Course", "Deep Learning book", "A Book"]
+    assert {t.name for t in batch.topics} == {"Learning"}
+
+
+def test_a_paragraph_introducing_a_resource_is_an_item_with_the_paragraph_as_text():
+    para = ("If you only read one book, make it [Deep Learning](https://www.deeplearningbook.org/) by "
+            "Goodfellow, Bengio and Courville: it is free to read online.")
+    batch = load(f"# Learning\n\n## Start\n\n{para}\n")
+    [item] = batch.items
+    assert (item.title, item.url, item.text) == ("Deep Learning", "https://www.deeplearningbook.org/", para.replace(
+        "[Deep Learning](https://www.deeplearningbook.org/)", "Deep Learning"))
+    assert (item.authors, item.medium, item.topics) == (["Goodfellow", "Bengio", "Courville"], "book", ["Start"])
+
+
+def test_links_that_merely_point_somewhere_in_prose_are_not_items():
+    assert load("## CUDA\n\nRead about it on [the CUDA Zone](https://developer.nvidia.com/cuda-zone).\n").items == []
+    assert load("## CUDA\n\nOur [Deep Learning](https://example.org/dl) channel is on Discord.\n").items == []
+    assert load("## CUDA\n\nSee [example.org/x](https://example.org/x) for the book.\n").items == []
+
+
+def test_stars_recommended_durations_pages_and_paper_links_are_fields():
+    batch = load("## Optimization\n\n- [Talk](https://example.org/talk) - A lecture (1h 30m) :star:\n"
+                 "- [Book](https://example.org/book) - 300 pages on convex optimization. [recommended]\n"
+                 "- [Adam](https://arxiv.org/abs/1412.6980) - Kingma and Ba (45 min)\n")
+    talk, book, adam = batch.items
+    assert (talk.minutes, talk.core, talk.text) == (90.0, True, "A lecture")
+    assert (book.extra["pages"], book.core, book.minutes) == (300, True, None)
+    assert (adam.medium, adam.minutes) == ("paper", 45.0)
+
+
+def test_a_table_with_a_name_column_names_its_rows_by_it():
+    batch = load("# Researchers\n\n| Name | Homepage | Known for |\n|---|---|---|\n"
+                 "| Yann LeCun | [yann.lecun.com](http://yann.lecun.com/) | Convolutional networks |\n")
+    [person] = batch.items
+    assert (person.title, person.url, person.text, person.medium) == (
+        "Yann LeCun", "http://yann.lecun.com/", "Convolutional networks", "person")
 
 
 # ---------------------------------------------------------------- helpers
@@ -256,7 +383,8 @@ def test_strip_inline_and_byline():
 
 TOKENS = list("#-*+[]()!<>|:`_ \n\tabcA1$.\"") + [
     "http://x.y", "<details>", "</details>", "<summary>", "</summary>", "](", "**", "\n- ", "\n## ",
-    "\n|---|---|\n", " by ", "(2016)", "[Free]", ":star:", "    ", "```",
+    "\n|---|---|\n", " by ", "(2016)", "[Free]", ":star:", "    ", "```", "?", "\n### Why?\n", "\n**Q?**\n", "(2h)",
+    "\n## Papers\n", "Read the book ",
 ]
 
 

@@ -12,10 +12,11 @@ SIMILAR_MIN = 0.55
 DUPLICATE_MIN = 0.95
 
 
-def apply(lib, plan: Plan, vectors: np.ndarray, inferred: dict[str, list[tuple[str, float]]], report,
-          parts: dict | None = None) -> None:
-    """Write ``plan`` (with the vectors of ``plan.to_embed``, their passages and the inferred tags)
-    into ``lib``; call it holding ``lib.writing()``. Fills in ``report``."""
+def apply(lib, plan: Plan, vectors: np.ndarray, inferred: dict[str, list[tuple[str, float, str]]], report,
+          parts: dict | None = None, suggested: list[dict] = ()) -> None:
+    """Write ``plan`` (with the vectors of ``plan.to_embed``, their passages, the inferred tags and
+    the suggested prerequisites of its new topics) into ``lib``; call it holding
+    ``lib.writing()``. Fills in ``report``."""
     store, index = lib.store, lib.index
     with store.transaction():
         if len(vectors) and lib.dim is None:
@@ -24,6 +25,7 @@ def apply(lib, plan: Plan, vectors: np.ndarray, inferred: dict[str, list[tuple[s
             store.upsert_topics(topics, origin)
         store.delete_edges(plan.dropped, "prereq")
         store.add_edges(plan.prereqs_written)
+        store.add_edges(suggested)
         nums: dict[str, int] = {}
         about = []
         renewed = [iid for iid in plan.changed if iid in plan.stored]
@@ -33,7 +35,7 @@ def apply(lib, plan: Plan, vectors: np.ndarray, inferred: dict[str, list[tuple[s
             nums[iid] = store.upsert_item(item, origin, plan.num(iid), plan.hashes[iid])
             about += [{"src": iid, "dst": t, "kind": "about", "source": "curated", "confidence": 1.0} for t in topic_ids]
             about += [{"src": iid, "dst": t, "kind": "about", "source": "inferred", "confidence": round(s, 4),
-                       "reason": f"similar to the topic (score {s:.2f})"} for t, s in inferred.get(iid, [])]
+                       "reason": why} for t, s, why in inferred.get(iid, [])]
         store.add_edges(about)
         store.set_origins(plan.moved)
         report.updated = len(renewed)

@@ -70,7 +70,7 @@ def accept(lib: Library, src: str, dst: str, reason: str = "", wait: float = 0.0
 def reject(lib: Library, src: str, dst: str, note: str = "", wait: float = 0.0) -> CuratorDecision:
     """Record a curator's no: ``src -> dst`` is never suggested again.
 
-    An inferred edge on that pair is removed; a curated or imported one stays (say so).
+    An inferred or suggested edge on that pair is removed; a curated or imported one stays (say so).
     """
     a, b, notes = _resolve_pair(lib, src, dst)
     with lib.writing(wait=wait):
@@ -78,9 +78,9 @@ def reject(lib: Library, src: str, dst: str, note: str = "", wait: float = 0.0) 
         source = edge["source"] if edge else None
         with lib.store.transaction():
             lib.store.decide(a.topic_id, b.topic_id, "rejected", note)
-            if source == "inferred":
+            if source in ("inferred", "suggested"):
                 lib.store.delete_edges([(a.topic_id, b.topic_id)], "prereq")
-    if source and source != "inferred":
+    if source and source not in ("inferred", "suggested"):
         what = f"recorded; the existing {source} edge stays (it is not a suggestion)"
     else:
         what = "recorded; it will not be suggested again"

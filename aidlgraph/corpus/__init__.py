@@ -9,16 +9,17 @@ import hashlib
 import logging
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, NothingToReadError
 from .limits import MAX_BYTES, MAX_ITEMS, MAX_LINE
 from .model import KINDS, Batch, Item, Prereq, Topic, normalise_name, slugify
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "KINDS", "Batch", "Item", "Prereq", "Topic", "load_path", "load_text", "read_text",
+    "KINDS", "Batch", "Item", "Prereq", "Topic", "load_path", "load_sources", "Sources", "load_text", "read_text",
     "normalise_name", "slugify", "SUFFIXES", "decode_bytes",
 ]
 
@@ -41,7 +42,7 @@ def read_text(path: Path) -> str:
     except OSError as exc:
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc}); check the path and its permissions") from None
     if not data or data.isspace():  # (not strip(): that would copy a large file once more)
-        raise InputError(f"{path}: the file is empty; give a file with items in it")
+        raise NothingToReadError(f"{path}: the file is empty; give a file with items in it", "empty file")
     return decode_bytes(data, str(path))
 
 
@@ -216,7 +217,7 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 # Part of every file digest: a change to how files are read invalidates the digests.
-LOADER_VERSION = "1"
+LOADER_VERSION = "2"  # 2: Markdown headings as fields, questions and prose (issue 11)
 
 
 def digest_of(path: Path) -> str:
@@ -260,7 +261,75 @@ def load_path(path: str | os.PathLike, progress: bool = False,
         text = read_text(file)
         batch = load_text(text, origin, file.suffix, _kind_of(file, text))
         if not batch.items and not batch.topics:
-            raise InputError(f"{file}: found no items or topics in it; see the README for the formats ingest reads")
+            raise NothingToReadError(f"{file}: found no items or topics in it; see the README for the formats ingest reads",
+                                     "no items")
         batch.digest = digest
         batches.append(batch)
     return batches
+
+
+# -- a folder as a curator hands it over (new in issue 11; load_path above is the strict reader) --
+
+# Files of a repository that are about the repository, not reading material: never read from a
+# folder, and never mentioned (by stem, any extension).
+NOT_SOURCES = {
+    "license", "licence", "copying", "notice", "unlicense", "changelog", "changes", "history", "contributing",
+    "code_of_conduct", "security", "codeowners", "funding", "citation", "authors", "maintainers",
+    "package", "package-lock", "tsconfig", "jsconfig", "composer", "renovate", "vercel", "netlify",
+    "_config", "mkdocs", "docker-compose", "environment", "codecov", "manifest", "pull_request_template",
+    "issue_template",
+}
+NOT_SOURCE_DIRS = {"node_modules", "__pycache__", "site-packages", "bower_components"}
+
+
+@dataclass
+class Sources:
+    """What ingest read from the paths it was given: the batches, the files read (as the user
+    would name them) and the files skipped because they hold nothing to read, with why."""
+
+    batches: list[Batch] = field(default_factory=list)
+    read: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def extend(self, other: "Sources") -> None:
+        self.batches += other.batches
+        self.read += other.read
+        self.skipped += other.skipped
+
+
+def is_source_file(path: Path, root: Path) -> bool:
+    """True for a file of a folder that ingest reads: a known extension, not hidden, not inside an
+    aidlgraph library or a dependency folder, not a licence, changelog or package manifest."""
+    parts = path.relative_to(root).parts
+    return (path.suffix.lower() in SUFFIXES and path.stem.lower() not in NOT_SOURCES
+            and not any(part.startswith(".") or part in NOT_SOURCE_DIRS for part in parts))
+
+
+def load_sources(path: str | os.PathLike, known: dict[str, str] | None = None, strict: bool = False) -> Sources:
+    """Load a file, or a folder as a curator trusts it to be read.
+
+    A file named on its own is read as ``load_path`` reads it: nothing in it is an error. In a
+    folder, files with nothing to read (empty, a page without entries, JSON that is not an item
+    list) are skipped and listed with the reason, unless ``strict``, where the first one stops the
+    ingest as before; licences, changelogs, package manifests and unknown extensions are passed
+    over quietly. Malformed files are errors either way: nothing is written when one fails.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        return Sources(load_path(root, known=known), [str(root)])
+    real_root = root.resolve()
+    files = sorted(p for p in root.rglob("*") if p.is_file() and is_source_file(p, root)
+                   and not _in_library(p, root) and _inside(p, real_root))
+    if not files:
+        raise InputError(f"{root}: no loadable files in this folder (.yaml .json .jsonl .csv .tsv .md .txt .rss .atom)")
+    out = Sources()
+    for file in files:
+        try:
+            out.batches += load_path(file, known=known)
+        except NothingToReadError as exc:
+            if strict:
+                raise
+            out.skipped.append((str(file), exc.why))
+            continue
+        out.read.append(str(file))
+    return out

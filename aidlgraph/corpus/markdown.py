@@ -1,11 +1,22 @@
-"""Markdown reading lists in the awesome-list style: headings are topics, linked bullets are items.
+"""Markdown reading lists and knowledge bases (awesome-list style): entries become items, and
+headings say what the entries are and what they are about.
 
-An awesome list is a tree of headings with bullets of links under them. The heading a link sits
-under is the best topic evidence the list gives, so each item is tagged with its innermost
-heading (or ``<details>`` summary), and the list's own title (a single H1 at the top) names the
-source. Everything that is not a reading (badges, table-of-contents anchors, links to the repo's
-own files, "back to top") is skipped, and the tags lists use for access, level and medium
-(``[$]``, ``Free``, ``Beginner``, ``[pdf]``, ``:star:``) become fields instead of noise in titles.
+An awesome list is a tree of headings with bullets of links under them. The headings are the best
+evidence the list gives, but not all of one sort (``corpus.sections``): a *field* heading names
+what its entries are about, and each item carries its innermost one (or ``<details>`` summary)
+as its topic name, for the build step to match to the library's topics; a *medium* heading
+(``Courses``, ``Scientific Papers``, ``Free Courses``) sets the entries' medium, access and level
+instead; *structure* headings (``FAQ``, ``The Path We Recommend``) are transparent. The list's own
+title (a single H1 at the top) names the source, and is the field heading of what sits under a
+medium heading right below it.
+
+Knowledge bases also answer in prose: a question heading (``### Do I need a GPU?``) or a bold
+question line followed by paragraphs is a ``question`` item whose text is the answer, and a
+paragraph that recommends a titled link is an item with the paragraph as its text. Everything
+that is not a reading (badges, table-of-contents anchors, links to the repo's own files, "back
+to top", a link merely mentioned in passing) is skipped, and the tags lists use for access,
+level, medium, recommendation and length (``[$]``, ``Free``, ``Beginner``, ``[pdf]``, ``:star:``,
+``(2h)``, ``300 pages``) become fields instead of noise in titles.
 
 The parser is line-based and hand-written on purpose: lists are loose Markdown, and a strict
 CommonMark parser would not be more right about them. Links are matched with a bracket table, not
@@ -20,6 +31,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .model import Batch, Item, medium_of, normalise_name
+from .sections import Heading, read_heading
 
 SKIP_HEADINGS = {
     "contents", "content", "table of contents", "table of content", "toc", "index",
@@ -56,7 +68,7 @@ TAG_WORDS = {
     "mooc": ("tag", "course"), "paper": ("tag", "paper"), "slides": ("tag", "slides"),
     "blog": ("tag", "blog"), "podcast": ("tag", "podcast"), "audio": ("tag", "audio"),
     "code": ("tag", "code"), "tutorial": ("tag", "tutorial"), "interactive": ("tag", "interactive"),
-    "notebook": ("tag", "notebook"), "html": ("tag", "html"),
+    "notebook": ("tag", "notebook"), "html": ("tag", "html"), "recommended": ("tag", "recommended"),
 }
 SHORTCODES = {
     "star": "star", "star2": "star", "stars": "star", "sparkles": "star", "glowing_star": "star",
@@ -71,6 +83,13 @@ EMOJI_RE = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2190-\u
 SHORTCODE_RE = re.compile(r"(?<![:\w]):([a-z][a-z0-9_+-]{0,29}):(?![:\w])")
 BRACKET_TAG_RE = re.compile(r"[\[(`]\s*(\${1,2}|[A-Za-z]{2,12})\s*[\])`]|\*\*\s*([A-Za-z]{3,12})\s*\*\*")
 BARE_TAG_RE = re.compile(r"\b(free|paid|beginner|beginners|intermediate|advanced)\b", re.I)
+DURATION_RE = re.compile(
+    r"[\[(]\s*(?:(?P<h>\d{1,3}(?:\.\d)?)\s*(?:h|hrs?|hours?)\b\.?\s*(?:(?P<hm>\d{1,2})\s*(?:m|mins?|minutes?)\b\.?)?"
+    r"|(?P<m>\d{1,3})\s*(?:m|mins?|minutes?)\b\.?)\s*[\])]", re.I)
+# The end of a sentence: a period after a word of two or more letters ending in lowercase (not an
+# initial such as "E.", nor "DeepLearning.AI"), then a capital.
+SENTENCE_END_RE = re.compile(r"(?<=[A-Za-z\u00c0-\u00ff][a-z\u00df-\u00ff])\.\s+(?=[A-Z\[(])")
+PAGES_RE = re.compile(r"\b(\d{2,4})\s*(?:pages|pp\b\.?)", re.I)
 YEAR_END_RE = re.compile(r"[\[(] ?(?:\d{1,2}[/.-]){0,2}((?:19|20)\d\d) ?[\])]$")
 YEAR_TAIL_RE = re.compile(r"(?:,|\s[-–—]) ?((?:19|20)\d\d)$")
 NAV_RE = re.compile(r"^\W*(?:back to (?:the )?(?:top|contents|index)|go to top|top|table of contents|contents)\W*$", re.I)
@@ -226,6 +245,8 @@ def split_names(text: str, min_words: int = 1) -> tuple[list[str], bool] | None:
     for part in parts:
         words = part.split()
         if not min_words <= len(words) <= 5 or not _name_words_ok(words):
+            return None
+        if any(len(w) > 2 and w.endswith(".") for w in words[:-1]):  # "Schmidhuber. Neural Computation"
             return None
     return parts, et_al
 
@@ -577,6 +598,7 @@ def _entry(body: str, refs: dict[str, str], source: str, topic: str, section: st
     pre, pre_urls = strip_inline(pre_raw, refs)
     post, post_urls = strip_inline(post_raw, refs)
     pre, post = _trim(_take_tags(pre, fields)), _trim(_take_tags(post, fields))
+    post, minutes = _take_duration(post)
     if link_text and link_text.lower() not in GENERIC_LINK_TEXT:
         title, lead = link_text, pre
     elif bold:
@@ -594,16 +616,7 @@ def _entry(body: str, refs: dict[str, str], source: str, topic: str, section: st
     title = _tidy(title) or link_text
     desc, year = _split_year(post)
     date = date or year
-    desc, more, more_et_al = split_byline(desc)
-    if not more and desc:
-        names = split_names(desc, min_words=2)
-        if names:
-            desc, (more, more_et_al) = "", names
-        else:
-            *head, last = re.split(r"\s[-–—]\s", desc)
-            names = split_names(last, min_words=2) if head else None
-            if names:
-                desc, (more, more_et_al) = " - ".join(head), names
+    desc, more, more_et_al = _authors_in(desc)
     authors = authors or more
     if lead and not bold and not re.search(r"[-–—:|]$", pre_raw.rstrip(" [(")):
         # the link sits inside a sentence ("Has a companion [forum](url) for each chapter")
@@ -620,16 +633,52 @@ def _entry(body: str, refs: dict[str, str], source: str, topic: str, section: st
     others = [u for u in pre_urls + post_urls if u != first.url]
     if others:
         extra["links"] = list(dict.fromkeys(others))
+    pages = PAGES_RE.search(text)
+    if pages:
+        extra["pages"] = int(pages.group(1))
     return Item(
         title=title, kind="resource", url=first.url.strip(), text=text, source=source,
         date=date, authors=authors, topics=[topic] if topic else [], free=fields.free, extra=extra,
-        level=fields.level, medium=fields.medium(),
+        level=fields.level, medium=fields.medium(), minutes=minutes,
     )
+
+
+def _authors_in(desc: str) -> tuple[str, list[str], bool]:
+    """Authors named in the description after a link, and what is left of it: "by A and B",
+    "A, B" alone, "A, B. What it is." or "What it is - A, B"."""
+    desc, names, et_al = split_byline(desc)
+    if names or not desc:
+        return desc, names, et_al
+    found = split_names(desc, min_words=2)
+    if found:
+        return "", *found
+    sentences = SENTENCE_END_RE.split(desc, maxsplit=1)
+    found = split_names(sentences[0], min_words=2) if len(sentences) == 2 else None
+    if found:  # "Kaiming He, Xiangyu Zhang. ResNet and the skip connection."
+        return sentences[1], *found
+    *head, last = re.split(r"\s[-–—]\s", desc)
+    found = split_names(last, min_words=2) if head else None
+    if found:
+        return " - ".join(head), *found
+    return desc, [], False
+
+
+def _take_duration(s: str) -> tuple[str, float | None]:
+    """Take a stated duration ("(2h)", "[45 min]", "(1h 30m)") out of ``s``, as minutes."""
+    m = DURATION_RE.search(s)
+    if not m:
+        return s, None
+    if m.group("h"):
+        minutes = float(m.group("h")) * 60 + float(m.group("hm") or 0)
+    else:
+        minutes = float(m.group("m"))
+    return _trim(s[:m.start()] + " " + s[m.end():]), minutes or None
 
 
 def _table_items(rows: list[list[str]], refs: dict[str, str], source: str, topic: str, section: str) -> list[Item]:
     """One item per table row that links to something; named columns fill authors and year."""
     header = [strip_inline(c)[0].lower() for c in rows[0]]
+    name_col = next((n for n, h in enumerate(header) if h in ("name", "title", "person", "researcher")), None)
     items = []
     for row in rows[1:]:
         cell_no = next((n for n, c in enumerate(row)
@@ -639,10 +688,15 @@ def _table_items(rows: list[list[str]], refs: dict[str, str], source: str, topic
         item = _entry(row[cell_no], refs, source, topic, section)
         if item is None:
             continue
+        named = ""
+        if name_col is not None and name_col != cell_no and name_col < len(row):
+            # "| Geoffrey Hinton | ... | [cs.toronto.edu/~hinton](...) |": the row is named by its Name column
+            named = _tidy(strip_inline(row[name_col], refs)[0])
+            item.title = named or item.title
         fields = _Fields(free=item.free, level=item.level, tags=item.extra.get("tags", []))
         texts = [item.text] if item.text else []
         for n, cell in enumerate(row):
-            if n == cell_no:
+            if n == cell_no or (named and n == name_col):
                 continue
             name = header[n] if n < len(header) else ""
             value = _tidy(_take_tags(strip_inline(cell, refs)[0], fields))
@@ -700,6 +754,39 @@ class _Bullet:
     group: str
 
 
+@dataclass
+class _Frame:
+    """An open heading (or ``<details>`` block) and what it says (see ``sections``)."""
+
+    level: int
+    heading: Heading
+    label: str = ""       # shown in an item's section path; "" for the page title
+    skipped: bool = False
+
+
+@dataclass
+class _Where:
+    """Where an entry sits: its field heading (the topic name it proposes), its section path, and
+    the medium, access and level the headings above it give."""
+
+    topic: str = ""
+    section: str = ""
+    skipped: bool = False
+    medium: str = ""
+    free: bool | None = None
+    level: str = ""
+
+
+@dataclass
+class _Question:
+    """A question heading or bold question line, and the answer paragraphs read so far."""
+
+    title: str
+    where: _Where
+    parts: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+
+
 def load_markdown(text: str, origin: str) -> Batch:
     """Read an awesome-style Markdown list; see the module docstring for what becomes what."""
     lines = _prepare(text)
@@ -714,79 +801,235 @@ def load_markdown(text: str, origin: str) -> Batch:
     toks = _tokens(kept)
     title_at = _title_index(toks)
     source = clean_heading(toks[title_at].text) if title_at is not None else Path(origin).stem
-
-    batch = Batch(origin=origin)
-    stack: list[tuple[int, str, bool]] = []  # (level, topic name, skipped)
-    details: list[str] = []
-    bullets: list[_Bullet] = []
-
-    def where() -> tuple[str, str, bool]:
-        skipped = any(s for _, _, s in stack)
-        names = [n for _, n, _ in stack if n] + [d for d in details if d]
-        return (names[-1] if names else ""), " > ".join(names), skipped
-
+    walk = _Walk(origin, refs, source)
     for n, tok in enumerate(toks):
+        walk.step(tok, title=(n == title_at))
+    return walk.finish()
+
+
+class _Walk:
+    """One pass over a page's tokens: headings open frames, entries become items in place."""
+
+    def __init__(self, origin: str, refs: dict[str, str], source: str):
+        self.refs, self.source = refs, source
+        self.batch = Batch(origin=origin, heading_topics=True)
+        self.frames: list[_Frame] = []
+        self.details: list[_Frame] = []
+        self.bullets: list[_Bullet] = []
+        self.question: _Question | None = None
+
+    def step(self, tok: _Tok, title: bool = False) -> None:
         if tok.kind == "heading":
-            bullets.clear()
-            name = "" if n == title_at else clean_heading(tok.text)
-            while stack and stack[-1][0] >= tok.level:
-                stack.pop()
-            stack.append((tok.level, name, bool(name) and _is_skipped(name)))
-            continue
+            self.heading(tok, title)
+        elif tok.kind in ("details", "summary", "enddetails"):
+            self.details_tag(tok)
+        else:
+            where = self.where()
+            if where.skipped:
+                return
+            if tok.kind == "table":
+                self.add(_table_items(tok.rows, self.refs, self.source, where.topic, where.section), where)
+            elif tok.kind == "para":
+                self.paragraph(tok, where)
+            else:
+                self.bullet(tok, where)
+
+    def finish(self) -> Batch:
+        self.close_question()
+        self.batch.items = _merge_repeated_links(self.batch.items)
+        self.batch.declare_item_topics()
+        return self.batch
+
+    # -- where an entry sits
+    def where(self) -> _Where:
+        out = _Where()
+        labels = []
+        frames = self.frames + self.details
+        for n, frame in enumerate(frames):
+            out.skipped = out.skipped or frame.skipped
+            heading = frame.heading
+            if frame.label and heading.sort != "question":
+                labels.append(frame.label)
+            if heading.sort == "field":
+                out.topic = heading.name
+            elif heading.sort in ("medium", "level") and (frame.label or n == len(frames) - 1):
+                # a page title's medium ("# Researchers") holds only for what sits right under it
+                out.medium = heading.medium or out.medium
+                out.free = heading.free if heading.free is not None else out.free
+                out.level = heading.level or out.level
+        out.section = " > ".join(labels)
+        return out
+
+    def heading(self, tok: _Tok, title: bool) -> None:
+        self.close_question()
+        self.bullets.clear()
+        name = clean_heading(tok.text)
+        while self.frames and self.frames[-1].level >= tok.level:
+            self.frames.pop()
+        heading = read_heading(name) if name else Heading("structure")
+        skipped = bool(name) and not title and _is_skipped(name)
+        self.frames.append(_Frame(tok.level, heading, "" if title else name, skipped))
+        if heading.sort == "question" and not title:
+            self.question = _Question(_question_title(name), self.where())
+
+    def details_tag(self, tok: _Tok) -> None:
         if tok.kind == "details":
-            details.append("")
-            bullets.clear()
-            continue
-        if tok.kind == "summary":
+            self.details.append(_Frame(0, Heading("structure")))
+        elif tok.kind == "summary":
             name = clean_heading(tok.text)
-            if details and normalise_name(name) not in GENERIC_SUMMARIES:
-                details[-1] = name
-            continue
-        if tok.kind == "enddetails":
-            if details:
-                details.pop()
-            bullets.clear()
-            continue
-        topic, section, skipped = where()
-        if skipped:
-            continue
-        if tok.kind == "table":
-            batch.items.extend(_table_items(tok.rows, refs, source, topic, section))
-            continue
-        if tok.kind == "para":
-            bullets.clear()
-            lead = ANCHOR_RE.sub(lambda m: f"[{m.group(2)}]({m.group(1)})", tok.text).lstrip("*_ ")
-            if tok.lines == 1 and lead.startswith("[") and not lead.startswith("[!"):
-                links = find_links(lead, refs)
-                if links and links[0].start == 0 and _content_link(links[0]):
-                    item = _entry(lead, refs, source, topic, section)
-                    if item:
-                        batch.items.append(item)
-            continue
-        # a bullet
+            if self.details and normalise_name(name) not in GENERIC_SUMMARIES:
+                heading = read_heading(name)
+                self.details[-1] = _Frame(0, heading if heading.sort != "question" else Heading("structure"), name)
+            return
+        elif self.details:
+            self.details.pop()
+        self.bullets.clear()
+
+    # -- entries
+    def add(self, items: list[Item], where: _Where) -> None:
+        for item in items:
+            _place(item, where)
+            self.batch.items.append(item)
+
+    def paragraph(self, tok: _Tok, where: _Where) -> None:
+        self.bullets.clear()
+        asked = _bold_question(tok.text)
+        if asked:
+            self.close_question()
+            self.question = _Question(asked, where)
+            return
+        if self.question is not None:
+            plain, urls = strip_inline(tok.text, self.refs)
+            self.question.parts.append(plain)
+            self.question.links.extend(urls)
+            return
+        lead = ANCHOR_RE.sub(lambda m: f"[{m.group(2)}]({m.group(1)})", tok.text).lstrip("*_ ")
+        if tok.lines == 1 and lead.startswith("[") and not lead.startswith("[!"):
+            links = find_links(lead, self.refs)
+            if links and links[0].start == 0 and _content_link(links[0]):
+                item = _entry(lead, self.refs, self.source, where.topic, where.section)
+                if item:
+                    self.add([item], where)
+                return
+        self.add(_prose_items(tok.text, self.refs, self.source, where), where)
+
+    def bullet(self, tok: _Tok, where: _Where) -> None:
+        bullets = self.bullets
         while bullets and bullets[-1].indent >= tok.indent:
             bullets.pop()
         parent = next((b for b in reversed(bullets) if b.item is not None), None)
-        item = _entry(tok.text, refs, source, topic, section)
+        item = _entry(tok.text, self.refs, self.source, where.topic, where.section)
+        if self.question is not None:  # a list inside an answer is part of the answer
+            plain, urls = strip_inline(tok.text, self.refs)
+            self.question.parts.append(f"- {plain}")
+            self.question.links.extend(urls)
         if item is not None:
             if parent is not None:
                 item.extra["parent"] = parent.item.title
             elif bullets and bullets[-1].group:
                 item.extra["group"] = bullets[-1].group
-            batch.items.append(item)
+            self.add([item], where)
         elif parent is not None:
-            note = _tidy(_take_tags(strip_inline(tok.text, refs)[0], _Fields()))
+            note = _tidy(_take_tags(strip_inline(tok.text, self.refs)[0], _Fields()))
             if note:
                 parent.item.text = f"{parent.item.text}\n{note}".strip()
         group = ""
         if item is None:
-            group = _tidy(strip_inline(tok.text, refs)[0])
+            group = _tidy(strip_inline(tok.text, self.refs)[0])
             group = group if len(group) <= 80 else ""
         bullets.append(_Bullet(tok.indent, item, group))
 
-    batch.items = _merge_repeated_links(batch.items)
-    batch.declare_item_topics()
-    return batch
+    def close_question(self) -> None:
+        """The open question, with the paragraphs read since as its answer, becomes an item."""
+        asked, self.question = self.question, None
+        if asked is None or not asked.parts:
+            return
+        where = asked.where
+        extra: dict = {"section": where.section} if where.section else {}
+        if asked.links:
+            extra["links"] = list(dict.fromkeys(asked.links))
+        self.batch.items.append(Item(
+            title=asked.title, kind="question", text="\n\n".join(asked.parts), source=self.source,
+            topics=[where.topic] if where.topic else [], extra=extra))
+
+
+def _place(item: Item, where: _Where) -> None:
+    """Fill what the entry itself does not say from the headings above it: the medium (an arXiv
+    link is a paper whatever the heading), access and level; a star or "recommended" makes it core."""
+    item.medium = item.medium or _url_medium(item.url) or where.medium
+    if item.free is None:
+        item.free = where.free
+    item.level = item.level or where.level
+    if {"star", "recommended"} & set(item.extra.get("tags", ())):
+        item.core = True
+
+
+# ---------------------------------------------------------------- questions and prose
+
+
+BOLD_QUESTION_RE = re.compile(r"^\s*(\*\*|__)\s*(.{3,300}?\?)\s*\1\s*(.*)$", re.S)
+# Words that say a paragraph recommends something to read, watch or take.
+READING_CUES = re.compile(
+    r"\b(read|reading|book|books|textbook|course|courses|paper|papers|watch|video|videos|lecture|lectures|"
+    r"tutorial|tutorials|guide|recommend|recommended|start with|blog|article|series|talk|podcast|notes)\b", re.I)
+DOMAIN_RE = re.compile(r"^(?:https?://)?(?:www\.)?[\w-]+(?:\.[\w-]+)+(?:/\S*)?$", re.I)
+PAPER_HOSTS = ("arxiv.org", "openreview.net", "aclanthology.org", "proceedings.neurips.cc", "papers.nips.cc",
+               "proceedings.mlr.press")
+
+
+def _question_title(text: str) -> str:
+    """A question heading or bold line as an item title: no "Q:" or "Q1." in front."""
+    return re.sub(r"^q\s*\d*\s*[:.)-]\s*", "", text.strip(), flags=re.I).strip()
+
+
+def _bold_question(text: str) -> str:
+    """The question of a paragraph that opens with a bold question (``**Do I need a PhD?**``), or ""."""
+    m = BOLD_QUESTION_RE.match(text)
+    return _question_title(strip_inline(m.group(2))[0]) if m and not m.group(3).strip() else ""
+
+
+def _title_like(text: str) -> bool:
+    """Link text that reads as a resource's name: capitalised, not a bare domain or a generic word."""
+    text = text.strip()
+    return (bool(text) and (text[0].isupper() or text[0].isdigit()) and len(text.split()) <= 20
+            and text.lower() not in GENERIC_LINK_TEXT and not DOMAIN_RE.match(text))
+
+
+def _prose_items(text: str, refs: dict[str, str], source: str, where: _Where) -> list[Item]:
+    """Resources a paragraph introduces ("If you only read one book, make it [Deep Learning](...) by
+    Goodfellow, Bengio and Courville: ..."), each with the paragraph as its text. A paragraph
+    counts when it names at most three resources by a title (capitalised link text, not "here" or a
+    domain) and speaks of reading, watching or taking something; links that merely point
+    somewhere ("like [the CUDA Zone](...)") are left alone."""
+    body = ANCHOR_RE.sub(lambda m: f"[{m.group(2)}]({m.group(1)})", text)
+    links = [l for l in find_links(body, refs) if _content_link(l) and _title_like(strip_inline(l.text, refs)[0])]
+    if not links or len({l.url for l in links}) > 3:
+        return []
+    plain = strip_inline(body, refs)[0]
+    if not READING_CUES.search(plain):
+        return []
+    items = []
+    for link in links:
+        fields = _Fields()
+        title = _tidy(_take_tags(strip_inline(link.text, refs)[0], fields))
+        byline = re.match(r"\s*,?\s*by\s+([^:;.()]{3,200})", strip_inline(body[link.end:], refs)[0])
+        names = split_names(byline.group(1)) if byline else None
+        sentence = re.split(r"[.!?]\s", strip_inline(body[:link.start], refs)[0])[-1]
+        medium = next((medium_of(w) for w in reversed(sentence.lower().split()) if medium_of(w)), "")
+        extra: dict = {"section": where.section} if where.section else {}
+        items.append(Item(title=title, url=link.url.strip(), text=plain, source=source,
+                          authors=names[0] if names else [], topics=[where.topic] if where.topic else [],
+                          medium=medium, extra=extra))
+    return items
+
+
+def _url_medium(url: str) -> str:
+    """"paper" for a link to a paper server (arXiv, OpenReview, the ACL Anthology, PMLR, NeurIPS)."""
+    try:
+        host = urlparse(url).netloc.lower()
+    except ValueError:
+        return ""
+    return "paper" if any(host == h or host.endswith("." + h) for h in PAPER_HOSTS) else ""
 
 
 def _merge_repeated_links(items: list[Item]) -> list[Item]:

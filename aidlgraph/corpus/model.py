@@ -162,6 +162,10 @@ class Batch:
     # True when the source states *all* curated prerequisites of the topics it declares (a
     # topics file): re-ingesting it then drops curated edges it no longer lists.
     states_prereqs: bool = False
+    # True when the items' topic names are a page's headings (a Markdown reading list): the build
+    # step matches them to the library's topics (by name, alias, parts or meaning) before planning,
+    # and only those that match nothing become new topics (see ``aidlgraph.build.headings``).
+    heading_topics: bool = False
     digest: str = ""  # of the file's bytes, when it came from a file
     unchanged: bool = False  # the file is as it was last ingested: not parsed, nothing to do
     topics: list[Topic] = field(default_factory=list)

@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, NothingToReadError
 from .limits import (MAX_CELLS, MAX_COLUMNS, MAX_DEPTH, MAX_EXTRA_CHARS, MAX_EXTRA_FIELDS, MAX_FIELD, MAX_ITEMS,
                      MAX_TOPICS, cap_extra)
 from .model import KINDS, Batch, Item, Prereq, Topic, level_of, medium_of
@@ -218,7 +218,8 @@ def _from_document(data: Any, origin: str) -> Batch:
     if isinstance(data, list):
         return _from_rows(data, origin, declare_topics=False)
     if not isinstance(data, dict) or not ({"items", "topics"} & set(data)):
-        raise InputError(f"{name}: expected a list of items, or a mapping with 'items' and/or 'topics'")
+        raise NothingToReadError(f"{name}: expected a list of items, or a mapping with 'items' and/or 'topics'",
+                                 "not an item list")
     if data.get("topics") is not None:
         topics, prereqs = _topics(data["topics"], name)
         batch.states_prereqs = True

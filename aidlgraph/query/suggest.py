@@ -382,9 +382,11 @@ def sample_non_edges(n: int, edges: np.ndarray, count: int, seed: int = 0) -> np
 
 
 # -- proposing --------------------------------------------------------------------------------
-def candidates(n: int, edges: np.ndarray, rejected: np.ndarray | None = None) -> np.ndarray:
+def candidates(n: int, edges: np.ndarray, rejected: np.ndarray | None = None,
+               targets: np.ndarray | None = None) -> np.ndarray:
     """Pairs ``(a, b)`` that could become an edge: not the same topic, no path a -> b already
-    (a duplicate or a redundant edge), no path b -> a (a cycle), not rejected by a curator.
+    (a duplicate or a redundant edge), no path b -> a (a cycle), not rejected by a curator; with
+    ``targets``, only pairs whose ``b`` is one of them (prerequisites of those topics).
 
     Examples
     --------
@@ -399,12 +401,17 @@ def candidates(n: int, edges: np.ndarray, rejected: np.ndarray | None = None) ->
     if rejected is not None and len(rejected):
         rejected = np.asarray(rejected, dtype=np.int64).reshape(-1, 2)
         ok[rejected[:, 0], rejected[:, 1]] = False
+    if targets is not None:
+        wanted = np.zeros(n, dtype=bool)
+        wanted[np.asarray(targets, dtype=np.int64)] = True
+        ok &= wanted[None, :]
     return np.argwhere(ok)
 
 
 def propose(data: TopicData, edges: np.ndarray, scorer: Scorer, rejected: np.ndarray | None = None,
-            limit: int = 20, min_confidence: float = 0.5) -> list[Suggestion]:
-    """The best new edges, most confident first, each with its evidence.
+            limit: int = 20, min_confidence: float = 0.5, targets: np.ndarray | None = None) -> list[Suggestion]:
+    """The best new edges, most confident first, each with its evidence (with ``targets``: only
+    prerequisites of those topics, as for the topics an ingest creates).
 
     A pair is proposed in one direction only, the one scored higher; the proposals taken
     together never close a cycle (each is checked against the graph plus those before it).
@@ -418,7 +425,7 @@ def propose(data: TopicData, edges: np.ndarray, scorer: Scorer, rejected: np.nda
     [('a', 'b')]
     """
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
-    pairs = candidates(data.n, edges, rejected)
+    pairs = candidates(data.n, edges, rejected, targets)
     if not len(pairs):
         return []
     if len(pairs) > MAX_CANDIDATES:  # a prerequisite is related to what needs it

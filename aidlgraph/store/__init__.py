@@ -30,7 +30,10 @@ from ..corpus.model import Item, Topic
 from ..errors import DiskFullError, LibraryError, free_text, is_disk_full
 from ..text import normalise_name
 
-PROVENANCE = {"curated": 3, "imported": 2, "series": 1, "inferred": 0}
+# How much an edge's source is trusted; an edge never replaces a stronger one on the same pair.
+# "suggested": a prerequisite the suggester proposed for a topic an ingest created, standing until
+# a curator accepts (it becomes curated) or rejects it (it is removed).
+PROVENANCE = {"curated": 3, "imported": 2, "series": 1, "inferred": 0, "suggested": -1}
 CHUNK = 500  # ids per IN (...) list: SQLite's default limit on bound parameters is 999
 
 _DANGLING = (
@@ -219,6 +222,25 @@ class Store:
             "SELECT e.dst, i.title, i.text, i.source, i.series, i.position FROM edges e JOIN items i ON i.id = e.src "
             "WHERE e.kind = 'about'").fetchall()
 
+    def topic_text_sample(self, per_topic: int) -> list[tuple[str, str, str, str, str | None, int | None]]:
+        """As ``topic_texts``, but at most ``per_topic`` items per topic (the first stored): what
+        scoring a new topic's prerequisites at ingest needs, at a cost bounded by the topics."""
+        return self.conn.execute(
+            "SELECT dst, title, text, source, series, position FROM (SELECT e.dst, i.title, i.text, i.source, "
+            "i.series, i.position, row_number() OVER (PARTITION BY e.dst ORDER BY i.num) AS n FROM edges e "
+            "JOIN items i ON i.id = e.src WHERE e.kind = 'about') WHERE n <= ?", [int(per_topic)]).fetchall()
+
+    def curated_topics_of(self, nums: list[int]) -> dict[int, list[str]]:
+        """item num -> the topics a curator or an import gave it (not those inferred by similarity):
+        the labels an untagged item's neighbours vote with."""
+        out: dict[int, list[str]] = {}
+        for chunk in _chunks(sorted({int(n) for n in nums})):
+            for num, dst in self.conn.execute(
+                    "SELECT i.num, e.dst FROM items i JOIN edges e ON e.src = i.id AND e.kind = 'about' "
+                    f"WHERE e.source IN ('curated', 'imported') AND i.num IN ({_marks(chunk)})", chunk).fetchall():
+                out.setdefault(num, []).append(dst)
+        return out
+
     # -- edges ------------------------------------------------------------------------------
     def add_edges(self, rows: Iterable[dict]) -> None:
         """Insert edges. An edge never replaces one of stronger provenance on the same pair:
@@ -234,8 +256,8 @@ class Store:
                             f"SELECT src, dst, kind, source FROM edges WHERE kind = ? AND source IN ('curated', 'imported') "
                             f"AND src IN ({_marks(chunk)})", [kind, *chunk]).fetchall():
                         existing[(src, dst, knd)] = source
-            rows = [r for r in rows if PROVENANCE.get(r.get("source", "curated"), 0)
-                    >= PROVENANCE.get(existing.get((r["src"], r["dst"], r["kind"]), ""), 0)]
+            rows = [r for r in rows if (r["src"], r["dst"], r["kind"]) not in existing
+                    or PROVENANCE.get(r.get("source", "curated"), 0) >= PROVENANCE[existing[(r["src"], r["dst"], r["kind"])]]]
         if rows:
             self.conn.executemany(
                 "INSERT OR REPLACE INTO edges (src, dst, kind, source, confidence, reason) VALUES (?, ?, ?, ?, ?, ?)",
