@@ -118,19 +118,31 @@ def split_sentences(text: str) -> list[str]:
 def passages(text: str) -> list[str]:
     """The passages an answer can quote from a text: its sentences (and list entries, one a line),
     a very short sentence joined to the one before it ("Or Layer-wise Adaptive Rate Scaling
-    (LARS).") so that each passage can stand on its own.
+    (LARS).") -- or, opening a text, to the one after it ("No. You can ...") -- so that each
+    passage can stand on its own.
 
     >>> passages("Batch renorm fixes small batches. It works. A long second sentence follows here now.")
     ['Batch renorm fixes small batches. It works.', 'A long second sentence follows here now.']
+    >>> passages("No. You can learn the basics on a laptop CPU.")
+    ['No. You can learn the basics on a laptop CPU.']
     """
     out: list[str] = []
+    pending = ""  # a short opening sentence waiting for the next one
     for block in re.split(r"\n+", text or ""):
         block = re.sub(r"^\s*(?:[-*•]|\d{1,3}[.)])\s+", "", block).strip()
         for sentence in split_sentences(" ".join(block.split())):
-            if out and len(sentence.split()) < SHORT_SENTENCE and not re.match(r"^\s*(?:[-*•]|\d+[.)])", sentence):
+            short = len(sentence.split()) < SHORT_SENTENCE
+            if pending:
+                sentence, pending = f"{pending} {sentence}", ""
+            elif short and out:
                 out[-1] = f"{out[-1]} {sentence}"
-            else:
-                out.append(sentence)
+                continue
+            elif short:
+                pending = sentence
+                continue
+            out.append(sentence)
+    if pending:
+        out.append(pending)
     return out[:MAX_PASSAGES]
 
 

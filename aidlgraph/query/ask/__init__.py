@@ -72,8 +72,8 @@ def ask(lib: Library, question: str, limits: dict | None = None) -> dict:
     limits = limits or thresholds()
     evidence, newest = evidence_for(lib, question)
     decision = decide(evidence, limits, newest)
-    unread = _unread_topic(lib, evidence)
-    if decision.answered and unread:
+    unread = _unread_topic(lib, evidence, decision.quotes[0].item) if decision.answered else ""
+    if unread:
         decision = Answer(False, [], decision.score, f"the library has no reading about {unread} yet")
     result = {"question": evidence.question.text, "answered": decision.answered, "answer": "", "confidence": round(min(max(decision.score, 0.0), 1.0), 4),
               "sources": [], "passages": [], "suggestions": suggestions(lib, evidence)}
@@ -131,6 +131,8 @@ def draft(evidence: Evidence, limits: dict, newest: int | None = None) -> Draft:
         return Draft(best, [], 0.0, f"the archive does not say ({_wanted(q)} asked for; the closest passage: "
                                     f"{_quote(ranked[0].text)!r})")
     quotes = _pick(holding, evidence, limits)
+    if quotes[0].via_question:
+        quotes = _member_answer(quotes[0], evidence)
     said = " ".join(f"{p.context} {p.text}" for p in quotes)
     total = sum(evidence.weights.values()) or 1.0
     unseen = sum(evidence.weights[w] for w in evidence.unseen) / total
@@ -176,6 +178,14 @@ def _pick(holding: list[Passage], evidence: Evidence, limits: dict) -> list[Pass
         if after > before or p.item["id"] not in {q.item["id"] for q in quotes}:
             quotes.append(p)
     return quotes
+
+
+def _member_answer(best: Passage, evidence: Evidence) -> list[Passage]:
+    """A member's answer is read from its start (an FAQ answer opens with the answer: "No. You can
+    learn the basics on a laptop"): its first passages, and the best one if it comes later."""
+    own = sorted((p for p in evidence.passages if p.item["id"] == best.item["id"]), key=lambda p: p.position)
+    lead = own[:MAX_QUOTES - 1]
+    return lead + ([best] if best not in lead else own[MAX_QUOTES - 1:MAX_QUOTES])
 
 
 def compose(quotes: list[Passage], q: Question) -> tuple[str, list[dict]]:
@@ -229,13 +239,14 @@ def _main_named(evidence: Evidence) -> str:
     return max(evidence.named, key=lambda t: (evidence.named[t], t))
 
 
-def _unread_topic(lib: Library, evidence: Evidence) -> str:
+def _unread_topic(lib: Library, evidence: Evidence, top: dict) -> str:
     """The name of the topic a "where can I learn X?" question names when the library has no
-    reading about it (an answer would only be a passing mention), else ""."""
-    if evidence.question.intent != "learn" or not evidence.named:
+    reading about it and the answer found is only a passing mention of it (not a member's answer,
+    not an item about it), else ""."""
+    if evidence.question.intent != "learn" or not evidence.named or top["kind"] == "question":
         return ""
     tid = _main_named(evidence)
-    if evidence.named[tid] < 0.5 or topic_readings(lib, tid)[1]:
+    if evidence.named[tid] < 0.5 or tid in top["topics"] or topic_readings(lib, tid)[1]:
         return ""
     topic = lib.store.topic(tid)
     return topic["name"] if topic else ""
