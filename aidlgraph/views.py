@@ -62,10 +62,16 @@ def ask_json(result: dict) -> dict:
 
 
 def source_line(s: dict) -> str:
-    """"[1] Title (AIDL Weekly Issue 3, 2017) <url>"."""
-    where = ", ".join(x for x in (s.get("source") or "", s.get("date") or "") if x and x != s.get("title"))
+    """"[1] Title (AIDL Weekly Issue 3, 2017) <url>": a piece of writing with where and when it
+    appeared; a resource with its own year (not its list's) and the list that gave it."""
+    title, date, source = s["title"], s.get("date") or "", s.get("source") or ""
+    if s.get("kind") == "resource":
+        title = title if not date or date in title else f"{title}, {date}"
+        where = source if source != s["title"] else ""
+    else:
+        where = ", ".join(x for x in (source, date) if x and x != s["title"])
     number = f"[{s['n']}] " if s.get("n") else "- "
-    return number + s["title"] + (f" ({where})" if where else "") + (f" <{s['url']}>" if s.get("url") else "")
+    return number + title + (f" ({where})" if where else "") + (f" <{s['url']}>" if s.get("url") else "")
 
 
 def answer_text(result: dict, show_ids: bool = True) -> str:
