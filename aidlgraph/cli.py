@@ -442,8 +442,9 @@ def graph() -> None:
 def graph_check(ctx: Context, as_json: bool) -> None:
     """Validate the graph: cycles, dangling edges, topics with no items."""
     from .query.browse import graph_report
+    from .views import graph_check_json
 
-    report = graph_report(ctx.lib())
+    report = graph_check_json(graph_report(ctx.lib()))
     if as_json:
         emit_json(report)
     else:

@@ -128,6 +128,11 @@ def topic_json(detail: dict) -> dict:
     return detail
 
 
+def graph_check_json(report: dict) -> dict:
+    """``aidlgraph graph check --json``: ``graph_report()`` returns this shape already."""
+    return report
+
+
 def suggestions_json(found) -> list[dict]:
     return [s.to_json() for s in found]
 
