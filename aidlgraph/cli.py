@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from .config import settings
+from .config import BACKENDS, settings
 from .corpus.model import KINDS
 from .errors import AidlgraphError
 
@@ -105,12 +105,15 @@ def init(ctx: Context, empty: bool, force: bool) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--prune", is_flag=True, help="Remove items that are gone from these sources.")
+@click.option("--backend", type=click.Choice(BACKENDS), default=None,
+              help="How texts are embedded: onnx (onnxruntime, no torch), torch (sentence-transformers) or "
+                   "auto (onnx where it can be had; the default, or env AIDLGRAPH_BACKEND).")
 @pass_ctx
-def ingest(ctx: Context, paths: tuple[str, ...], prune: bool) -> None:
+def ingest(ctx: Context, paths: tuple[str, ...], prune: bool, backend: str | None) -> None:
     """Add files or folders (YAML, JSON, JSONL, CSV, TSV, Markdown, text, RSS/Atom)."""
     from .build.ingest import ingest as run
 
-    report = run(ctx.lib(), paths, prune=prune, progress=True, wait=ctx.wait)
+    report = run(ctx.lib(backend=backend), paths, prune=prune, progress=True, wait=ctx.wait)
     click.echo(report.summary())
 
 
