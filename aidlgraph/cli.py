@@ -341,7 +341,11 @@ def check(ctx: Context, fix: bool, as_json: bool) -> None:
             click.echo(f"repaired: {line}")
         for line in report["notes"]:
             click.echo(f"note: {line}")
-        click.echo(f"{report['items']} items, index {report['index']}, model {report['model']} ({report['dim']} dims)")
+        kind = report.get("index_kind") or {}
+        search = (f"approximate: IVF, {kind['nlist']} lists, {kind['nprobe']} searched, recall@10 "
+                  f"{kind.get('recall_at_10_checked', kind.get('recall_at_10'))}" if kind.get("kind") == "ivf" else "exact")
+        click.echo(f"{report['items']} items, index {report['index']} ({search}), model {report['model']} "
+                   f"({report['dim']} dims)")
         click.echo("consistent" if report["ok"] else "problems:\n  " + "\n  ".join(report["problems"]))
         if not report["ok"] and not fix:
             click.echo("run `aidlgraph check --repair` to fix them")
