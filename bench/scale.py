@@ -56,7 +56,7 @@ SIZES = (20_000, 200_000, 1_000_000)
 SEED = 16
 CHUNK = 50_000  # rows per synthetic TSV file (one ingest each)
 BLOCK = 4096  # texts embedded between two saves of the vector cache
-BUILD_VERSION = 1  # bump when the way libraries are built changes: cached libraries are rebuilt
+BUILD_VERSION = 2  # bump when the way libraries are built changes: cached libraries are rebuilt
 COLUMNS = ("title", "url", "topic_name", "author", "medium", "venue", "year")
 
 
@@ -121,15 +121,18 @@ def write_files(cache: Path, sizes: tuple[int, ...]) -> tuple[Path, list[tuple[i
     return first, files
 
 
-def texts_of(paths: list[Path]) -> list[str]:
-    """What ingest embeds for these files, in order (through the real loader)."""
+def texts_of(paths: list[Path]) -> tuple[list[str], list[int]]:
+    """What ingest embeds for these files, in order (through the real loader), each distinct text
+    once; and how many distinct texts there are up to the end of each file."""
     from aidlgraph.corpus import load_path
 
-    texts: list[str] = []
+    texts: dict[str, None] = {}
+    ends = []
     for path in paths:
         for batch in load_path(path):
-            texts.extend(dict.fromkeys(item.embed_text() for item in batch.items))
-    return list(dict.fromkeys(texts))
+            texts.update(dict.fromkeys(item.embed_text() for item in batch.items))
+        ends.append(len(texts))
+    return list(texts), ends
 
 
 # -- the vector cache ---------------------------------------------------------------------------
@@ -137,9 +140,10 @@ class VectorCache:
     """``vectors.npy`` (one row per text, in order) and ``progress.json`` (how many are done, and
     a digest of the texts, so a changed corpus starts over)."""
 
-    def __init__(self, cache: Path, texts: list[str], dim: int = 384):
+    def __init__(self, cache: Path, texts: list[str], ends: dict[int, int], dim: int = 384):
         self.dir = cache
         self.texts = texts
+        self.ends = ends  # {rows: distinct texts in the files up to that many rows}
         self.digest = hashlib.sha1("\0".join(texts).encode()).hexdigest()
         self.path = cache / "vectors.npy"
         self.progress = cache / "progress.json"
@@ -237,7 +241,8 @@ def prepare(cache: Path, sizes: tuple[int, ...], corpus: int) -> tuple[list[tupl
     and the topics file."""
     first, files = write_files(cache, tuple(sorted({corpus, *sizes})))  # the same texts, however cut
     chunks = [(len(tutorialbank()), first), *files]
-    return chunks, VectorCache(cache, texts_of([p for _, p in chunks])), topics_file(cache)
+    texts, ends = texts_of([p for _, p in chunks])
+    return chunks, VectorCache(cache, texts, dict(zip((rows for rows, _ in chunks), ends))), topics_file(cache)
 
 
 # -- building the libraries ---------------------------------------------------------------------
@@ -348,8 +353,17 @@ def warm_child(library: Path) -> None:
             run[name](text)
             times.setdefault(name, []).append(time.perf_counter() - t)
     print(json.dumps({"open_s": ready - started, "db_s": opened - started, "index_s": indexed - opened,
-                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "times": times,
+                      "rss_mb": peak_rss_mb(), "times": times,
                       "index": lib.index.describe(), "items": lib.store.item_total()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited across exec
+    from the large parent that started it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure_library(library: Path, cold: dict[str, list[str]], warm: dict[str, list[str]]) -> dict:
@@ -487,9 +501,11 @@ def plot(results: dict[int, dict], curve: list[dict], target: Path) -> None:
 
 
 # -- the run ------------------------------------------------------------------------------------
-def ensure_vectors(cache: VectorCache, opts) -> None:
-    """Fill the vector cache in a child under ``nice -n 15`` (or wait for one already filling it)."""
-    if cache.done() >= len(cache.texts):
+def ensure_vectors(cache: VectorCache, opts, sizes: tuple[int, ...]) -> None:
+    """Fill the vector cache in a child under ``nice -n 15`` (or wait for one already filling it),
+    unless it already holds the vectors these sizes need."""
+    need = max(n for rows, n in cache.ends.items() if rows <= max(max(sizes), min(cache.ends)))
+    if cache.done() >= need:
         return
     print(f"embedding {len(cache.texts) - cache.done():,} texts into {cache.path} (niced; resumable) ...",
           file=sys.stderr, flush=True)
@@ -524,7 +540,7 @@ def main() -> int:
         cache.fill()
         return 0
     load_start = os.getloadavg()[0]
-    ensure_vectors(cache, opts)
+    ensure_vectors(cache, opts, sizes)
     built = build(sizes, chunks, cache, topics, opts.cache / "libs", opts.rebuild)
     asked = queries(opts.cold + opts.warm)
     cold = {k: v[:opts.cold] for k, v in asked.items()}

@@ -207,4 +207,5 @@ def test_kind_and_lists_for_a_size(monkeypatch):
     monkeypatch.setattr(index, "APPROXIMATE_FROM", 50_000)
     assert [index.kind_for(n) for n in (0, 49_999, 50_000, 10 ** 6)] == ["flat", "flat", "ivf", "ivf"]
     assert index.kind_for(30_000, "ivf") == "ivf" and index.kind_for(24_999, "ivf") == "flat"  # hysteresis
-    assert [index.nlist_for(n) for n in (50_000, 200_000, 1_000_000)] == [512, 1024, 2048]
+    assert [index.nlist_for(n) for n in (50_000, 200_000, 1_000_000)] == [1024, 2048, 4096]
+    assert index.probes(2048)[:8] == [1, 2, 3, 4, 6, 8, 12, 16] and index.probes(2048)[-1] == 2048
