@@ -163,6 +163,14 @@ class VectorCache:
             return open_memmap(self.path, mode="w+", dtype=np.float32, shape=(len(self.texts), self.dim))
         return open_memmap(self.path, mode=mode)
 
+    def wait_for(self, count: int) -> None:
+        """Wait until the first ``count`` vectors are in the cache (a filler runs elsewhere)."""
+        if self.done() < count:
+            print(f"  waiting for vectors: {self.done():,} of the {count:,} this file needs are embedded",
+                  file=sys.stderr, flush=True)
+        while self.done() < count:
+            time.sleep(20)
+
     def fill(self) -> None:
         """Embed the texts not yet done, saving every BLOCK (run it niced: it takes hours for 1M)."""
         import fcntl
@@ -248,49 +256,71 @@ def prepare(cache: Path, sizes: tuple[int, ...], corpus: int) -> tuple[list[tupl
 # -- building the libraries ---------------------------------------------------------------------
 def build(sizes: tuple[int, ...], chunks, cache: VectorCache, topics: Path | None, libs: Path,
           rebuild: bool) -> dict[int, dict]:
-    """Each size's library (grown from a copy of the previous one), as {size: what was built}."""
+    """Each size's library (grown from a copy of the previous one), as {size: what was built}.
+    A build that was interrupted goes on from its last ingested file."""
+    libs.mkdir(parents=True, exist_ok=True)
+    built: dict[int, dict] = {}
+    embedder = previous = None
+    for size in sizes:
+        target, marker, partial = libs / f"lib-{size}", libs / f"lib-{size}.json", libs / f"lib-{size}.partial.json"
+        if not rebuild and _valid(marker, cache) and target.exists():
+            built[size] = json.loads(marker.read_text())
+        else:
+            embedder = embedder or CachedEmbedder(cache)
+            state = json.loads(partial.read_text()) if not rebuild and _valid(partial, cache) and target.exists() else None
+            built[size] = grow(target, size, previous and built[previous], previous and libs / f"lib-{previous}",
+                               chunks, cache, topics, embedder, partial, state)
+            marker.write_text(json.dumps(built[size], indent=1))
+            partial.unlink(missing_ok=True)
+        previous = size
+    return built
+
+
+def _valid(marker: Path, cache: VectorCache) -> bool:
+    try:
+        info = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return info.get("version") == BUILD_VERSION and info.get("digest") == cache.digest
+
+
+def grow(target: Path, size: int, before: dict | None, source: Path | None, chunks, cache: VectorCache,
+         topics: Path | None, embedder: CachedEmbedder, partial: Path, state: dict | None) -> dict:
+    """The library of ``size`` rows at ``target``: a copy of ``source`` (the previous size's, or a
+    new empty library) with the remaining files ingested one by one, each waiting for its vectors."""
     from aidlgraph.build.bootstrap import create
     from aidlgraph.build.ingest import ingest
     from aidlgraph.index import read_stamp
     from aidlgraph.library import INDEX_NAME, Library
 
-    libs.mkdir(parents=True, exist_ok=True)
-    built: dict[int, dict] = {}
-    embedder = previous = None
-    for size in sizes:
-        target, marker = libs / f"lib-{size}", libs / f"lib-{size}.json"
-        if not rebuild and marker.exists():
-            info = json.loads(marker.read_text())
-            if info.get("version") == BUILD_VERSION and info.get("digest") == cache.digest and target.exists():
-                built[size], previous = info, size
-                continue
-        embedder = embedder or CachedEmbedder(cache)
+    if state is None:
         shutil.rmtree(target, ignore_errors=True)
-        marker.unlink(missing_ok=True)
-        if previous is None:
+        if source is None:
             create(target, empty=True, embedder=embedder)
-            done, steps = 0, []
         else:
-            print(f"copying the {previous:,}-item library to grow it to {size:,} ...", file=sys.stderr, flush=True)
-            shutil.copytree(libs / f"lib-{previous}", target)
-            done, steps = previous, list(built[previous]["steps"])
-        with Library.open(target, embedder=embedder) as lib:
-            limit = max(size, chunks[0][0])  # a size below TutorialBank's 20,244 rows is TutorialBank
-            files = ([topics] if topics and previous is None else []) + [p for rows, p in chunks if done < rows <= limit]
-            for path in files:
-                started = time.perf_counter()
-                report = ingest(lib, [path])
-                seconds = time.perf_counter() - started
-                steps.append({"file": path.name, "new": report.new, "seconds": round(seconds, 1),
-                              "items": lib.store.item_total(), "index": lib.index.kind})
-                print(f"  {path.name}: {report.new:,} new in {seconds:.0f} s ({report.new / seconds:.0f} items/s); "
-                      f"{steps[-1]['items']:,} items, index {lib.index.kind}", file=sys.stderr, flush=True)
-            items = lib.store.item_total()
-        info = {"version": BUILD_VERSION, "digest": cache.digest, "items": items, "steps": steps,
-                "index": read_stamp(target / INDEX_NAME).get("index"), "embedded_live": embedder.missed}
-        marker.write_text(json.dumps(info, indent=1))
-        built[size], previous = info, size
-    return built
+            print(f"copying {source.name} to grow it to {size:,} rows ...", file=sys.stderr, flush=True)
+            shutil.copytree(source, target)
+        state = {"version": BUILD_VERSION, "digest": cache.digest, "rows": before["rows"] if before else 0,
+                 "steps": list(before["steps"]) if before else []}
+    limit = max(size, chunks[0][0])  # a size below TutorialBank's 20,244 rows is TutorialBank
+    files = [(rows, p) for rows, p in chunks if state["rows"] < rows <= limit]
+    if topics and state["rows"] == 0:
+        files.insert(0, (0, topics))
+    with Library.open(target, embedder=embedder) as lib:
+        for rows, path in files:
+            cache.wait_for(cache.ends.get(rows, 0))
+            started = time.perf_counter()
+            report = ingest(lib, [path])
+            seconds = time.perf_counter() - started
+            state["steps"].append({"file": path.name, "new": report.new, "seconds": round(seconds, 1),
+                                   "items": lib.store.item_total(), "index": lib.index.kind})
+            state["rows"] = rows
+            partial.write_text(json.dumps(state))
+            print(f"  {path.name}: {report.new:,} new in {seconds:.0f} s ({report.new / max(seconds, 1e-9):.0f} items/s); "
+                  f"{state['steps'][-1]['items']:,} items, index {lib.index.kind}", file=sys.stderr, flush=True)
+        state["items"] = lib.store.item_total()
+    state.update(index=read_stamp(target / INDEX_NAME).get("index"), embedded_live=embedder.missed)
+    return state
 
 
 # -- queries ------------------------------------------------------------------------------------
@@ -501,16 +531,15 @@ def plot(results: dict[int, dict], curve: list[dict], target: Path) -> None:
 
 
 # -- the run ------------------------------------------------------------------------------------
-def ensure_vectors(cache: VectorCache, opts, sizes: tuple[int, ...]) -> None:
-    """Fill the vector cache in a child under ``nice -n 15`` (or wait for one already filling it),
-    unless it already holds the vectors these sizes need."""
-    need = max(n for rows, n in cache.ends.items() if rows <= max(max(sizes), min(cache.ends)))
-    if cache.done() >= need:
-        return
-    print(f"embedding {len(cache.texts) - cache.done():,} texts into {cache.path} (niced; resumable) ...",
-          file=sys.stderr, flush=True)
-    subprocess.run(["nice", "-n", "15", sys.executable, __file__, "--embed-only", "--cache", str(opts.cache),
-                    "--sizes", opts.sizes, "--corpus", str(opts.corpus)], check=True)
+def ensure_vectors(cache: VectorCache, opts) -> subprocess.Popen | None:
+    """Start filling the vector cache in a child under ``nice -n 15`` (it waits for a filler that
+    is already running); libraries are built meanwhile, each file waiting for its vectors."""
+    if cache.done() >= len(cache.texts):
+        return None
+    print(f"embedding {len(cache.texts) - cache.done():,} texts into {cache.path} (niced, resumable) while "
+          "the libraries are built ...", file=sys.stderr, flush=True)
+    return subprocess.Popen(["nice", "-n", "15", sys.executable, __file__, "--embed-only", "--cache", str(opts.cache),
+                             "--sizes", opts.sizes, "--corpus", str(opts.corpus)])
 
 
 def main() -> int:
@@ -540,8 +569,10 @@ def main() -> int:
         cache.fill()
         return 0
     load_start = os.getloadavg()[0]
-    ensure_vectors(cache, opts, sizes)
+    filler = ensure_vectors(cache, opts)
     built = build(sizes, chunks, cache, topics, opts.cache / "libs", opts.rebuild)
+    if filler is not None:
+        filler.wait()
     asked = queries(opts.cold + opts.warm)
     cold = {k: v[:opts.cold] for k, v in asked.items()}
     warm = {k: v[opts.cold:] for k, v in asked.items()}

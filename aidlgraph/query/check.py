@@ -18,7 +18,7 @@ from .. import graph as graphs
 from ..config import settings
 from ..corpus.model import embed_text
 from ..errors import LibraryError
-from ..index import APPROXIMATE_FROM, VectorIndex, kind_for, read_stamp
+from ..index import VectorIndex, kind_for, read_stamp
 from ..library import DB_NAME, INDEX_NAME, Library, database_error, write_lock
 from ..store import migrations
 
@@ -117,7 +117,7 @@ def _index_state(lib: Library, path: Path, dim: int, bad_dim: int) -> tuple[str,
         return "not what its stamp records (kind or parameters differ)", described, None
     if index.kind != kind_for(index.size, index.kind):
         return (f"{'exact' if index.kind == 'flat' else 'approximate'} for {index.size} vectors, where the "
-                f"library uses the other kind (approximate from {APPROXIMATE_FROM})"), described, None
+                f"library uses the other kind (approximate from {described['approximate_from']})"), described, None
     if index.kind == "ivf" and len(stored_ids):
         recall = index.recall(stored_ids, stored_vectors)
         described["recall_at_10_checked"] = round(recall, 4)
