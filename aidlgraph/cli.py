@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from .config import PER_TOPIC, settings
+from .config import BACKENDS, PER_TOPIC, settings
 from .corpus.model import KINDS
 from .errors import AidlgraphError, is_disk_full
 
@@ -125,15 +125,18 @@ def init(ctx: Context, empty: bool, force: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--prune", is_flag=True, help="Remove items that are gone from these sources.")
 @click.option("--strict", is_flag=True, help="A file of a folder with nothing to read is an error, not skipped.")
+@click.option("--backend", type=click.Choice(BACKENDS), default=None,
+              help="How texts are embedded: onnx (onnxruntime, no torch), torch (sentence-transformers) or "
+                   "auto (onnx where it can be had; the default, or env AIDLGRAPH_BACKEND).")
 @pass_ctx
-def ingest(ctx: Context, paths: tuple[str, ...], prune: bool, strict: bool) -> None:
+def ingest(ctx: Context, paths: tuple[str, ...], prune: bool, strict: bool, backend: str | None) -> None:
     """Add files or folders (YAML, JSON, JSONL, CSV, TSV, Markdown, text, RSS/Atom).
 
     In a folder, files with nothing to read are skipped (one line each says so), and licences,
     changelogs and package manifests are passed over; a file named on its own must hold items."""
     from .build.ingest import ingest as run
 
-    report = run(ctx.lib(), paths, prune=prune, progress=True, wait=ctx.wait, strict=strict)
+    report = run(ctx.lib(backend=backend), paths, prune=prune, progress=True, wait=ctx.wait, strict=strict)
     click.echo(report.summary())
 
 
@@ -422,7 +425,11 @@ def check(ctx: Context, fix: bool, as_json: bool) -> None:
             click.echo(f"repaired: {line}")
         for line in report["notes"]:
             click.echo(f"note: {line}")
-        click.echo(f"{report['items']} items, index {report['index']}, model {report['model']} ({report['dim']} dims)")
+        kind = report.get("index_kind") or {}
+        search = (f"approximate: IVF, {kind['nlist']} lists, {kind['nprobe']} searched, recall@10 "
+                  f"{kind.get('recall_at_10_checked', kind.get('recall_at_10'))}" if kind.get("kind") == "ivf" else "exact")
+        click.echo(f"{report['items']} items, index {report['index']} ({search}), model {report['model']} "
+                   f"({report['dim']} dims)")
         click.echo("consistent" if report["ok"] else "problems:\n  " + "\n  ".join(report["problems"]))
         if not report["ok"] and not fix:
             click.echo("run `aidlgraph check --repair` to fix them")

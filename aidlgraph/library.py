@@ -238,7 +238,7 @@ class Library:
         stamp = read_stamp(path)
         if path.exists() and stamp.get("generation") == generation and stamp.get("library") == self.library_id:
             try:
-                index = VectorIndex.load(path, dim)
+                index = VectorIndex.load(path, dim, params=stamp.get("index"))
                 if index.size == stamp.get("count"):
                     self._index_generation = generation
                     return index
@@ -303,7 +303,7 @@ class Library:
 
     def _stamp(self, index, generation: str) -> dict:
         return {"library": self.library_id, "generation": generation, "count": index.size, "model": self.model,
-                "dim": self.dim}
+                "dim": self.dim, "index": index.describe()}
 
     @property
     def library_id(self) -> str | None:
@@ -365,6 +365,7 @@ class Library:
         index, path = self._index, self.path / INDEX_NAME
         try:
             if index is not None and index.changed:
+                index.settle()  # past a size threshold, flat becomes approximate (see aidlgraph.index)
                 self.save_index(index, after)
             elif index is not None and self._index_generation == before:
                 self._index_generation = after

@@ -242,3 +242,82 @@ def test_first_automatic_load_exports_from_the_torch_model(fresh_loaders, tmp_pa
     monkeypatch.setattr(onnx_embed, "ensure_export", lambda name, st_model: calls.append((name, st_model)))
     assert embed.load(NAME) is model  # the stand-in made no export: sentence-transformers embeds
     assert calls == [(NAME, model.model)]
+
+
+# -- ingest through ONNX, and the --backend choice ------------------------------------------------
+def _stored_against_sentence_transformers(lib, model) -> np.ndarray:
+    """Cosines between each stored item vector and sentence-transformers' vector of its text."""
+    from aidlgraph.corpus.model import embed_text
+
+    rows = {r["num"]: r for r in lib.store.items()}
+    ids, vectors = lib.store.vectors(dim=lib.dim)
+    theirs = model.encode([embed_text(rows[int(n)]["title"], rows[int(n)]["text"]) for n in ids])
+    return cosines(vectors, theirs)
+
+
+def test_ingest_embeds_through_onnx_with_sentence_transformers_vectors(onnx_export, fresh_loaders, tmp_path,
+                                                                       monkeypatch, model):
+    from aidlgraph.build.bootstrap import create
+    from aidlgraph.build.ingest import ingest
+    from aidlgraph.library import Library
+    from conftest import FIXTURES
+
+    monkeypatch.setenv("AIDLGRAPH_CACHE", str(onnx_export.parents[1]))
+    with Library.open(create(tmp_path / "lib", empty=True)) as lib:
+        def torch_encode(*args, **kwargs):
+            raise AssertionError("ingest embedded through sentence-transformers")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(SentenceTransformerEmbedder, "encode", torch_encode)
+            report = ingest(lib, [FIXTURES / "mini"])
+        assert report.embedded == 9 and isinstance(lib.embedder, OnnxEmbedder)
+        cos = _stored_against_sentence_transformers(lib, model)
+        assert len(cos) == 9 and cos.min() >= 0.999, cos
+
+
+def test_ingest_backend_option(onnx_export, fresh_loaders, tmp_path, monkeypatch, model):
+    from click.testing import CliRunner
+
+    from aidlgraph.cli import cli
+    from aidlgraph.library import Library
+    from conftest import FIXTURES
+
+    monkeypatch.setenv("AIDLGRAPH_CACHE", str(onnx_export.parents[1]))
+    used = []
+    for cls in (OnnxEmbedder, SentenceTransformerEmbedder):
+        real = cls.encode
+        monkeypatch.setattr(cls, "encode", lambda self, texts, progress=False, real=real, cls=cls:
+                            (used.append(cls.__name__), real(self, texts, progress))[1])
+
+    def run(lib, *args, env=None):
+        return CliRunner().invoke(cli, ["--library", str(tmp_path / lib), *args], env=env)
+
+    assert run("torch", "init", "--empty").exit_code == 0
+    done = run("torch", "ingest", "--backend", "torch", str(FIXTURES / "mini"))
+    assert done.exit_code == 0 and "9 new" in done.output, done.output
+    assert set(used) == {"SentenceTransformerEmbedder"}
+    with Library.open(tmp_path / "torch") as lib:
+        assert _stored_against_sentence_transformers(lib, model).min() >= 0.99999  # they are its vectors
+
+    used.clear()
+    assert run("onnx", "init", "--empty").exit_code == 0
+    done = run("onnx", "ingest", "--backend", "onnx", str(FIXTURES / "mini"))
+    assert done.exit_code == 0 and set(used) == {"OnnxEmbedder"}, done.output
+
+    assert run("off", "init", "--empty").exit_code == 0
+    refused = run("off", "ingest", "--backend", "onnx", str(FIXTURES / "mini"), env={"AIDLGRAPH_ONNX": "0"})
+    lines = [line for line in refused.output.splitlines() if line.strip()]
+    assert refused.exit_code == 1 and len(lines) == 1 and "--backend torch" in lines[0], refused.output
+    bad = run("onnx", "ingest", "--backend", "tensorflow", str(FIXTURES / "mini"))
+    assert bad.exit_code == 2 and "tensorflow" in bad.output
+
+
+def test_batches_are_cut_by_tokens_and_keep_every_text():
+    lengths = [256, 3, 40, 12, 12, 256, 7, 100] * 30
+    cut = onnx_embed.batches(lengths)
+    assert sorted(i for b in cut for i in b) == list(range(len(lengths)))
+    for batch in cut:
+        width = max(lengths[i] for i in batch)
+        assert len(batch) <= onnx_embed.BATCH_ROWS
+        assert len(batch) == 1 or len(batch) * width <= onnx_embed.BATCH_TOKENS
+    assert [lengths[i] for b in cut for i in b] == sorted(lengths)  # shortest first: little padding

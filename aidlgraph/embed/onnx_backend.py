@@ -45,7 +45,13 @@ TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "sentence_bert_config.json"
 META_FILE = "export.json"
 UNSUPPORTED_SUFFIX = ".unsupported"
-BATCH_SIZE = 32
+# Batches are cut by tokens, not texts: texts are sorted by their token count (so a batch pads
+# little) and a batch holds at most BATCH_TOKENS tokens, padding included, and at most BATCH_ROWS
+# texts. Small batches keep each matrix multiplication's operands in the CPU cache: on 2 cores,
+# 512 tokens ran 10-15% more texts per CPU second than 2048, and sorting by tokens rather than
+# characters halves the padding of short titles.
+BATCH_TOKENS = 512
+BATCH_ROWS = 64
 # A command embeds one or a few texts. A session that skips prepacking the weights for the
 # matrix multiplications starts ~0.1 s sooner but runs each text ~20 ms slower, so a process
 # starts with one and switches to a prepacked session once it has embedded more than this.
@@ -286,13 +292,17 @@ class OnnxEmbedder:
         self.do_lower_case = bool(config.get("do_lower_case", meta.get("do_lower_case", False)))
         self.tokenizer = Tokenizer.from_file(str(self.directory / TOKENIZER_FILE))
         self.tokenizer.enable_truncation(max_length=self.max_seq_length)
-        self.tokenizer.enable_padding(pad_id=int(meta["pad_id"]), pad_token=meta["pad_token"])  # to the longest
+        self.tokenizer.no_padding()  # each batch is padded by hand, to its own longest text
+        self.pad_id = int(meta["pad_id"])
         self.encoded = 0
         self.quick = True
         self.session = self._session(quick=True)  # cheap, and a broken export fails here, in load()
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def _session(self, quick: bool):
+        """A session on every core. The quick one (a command's first few texts) spins its threads
+        between operators, as onnxruntime does by default; the bulk one lets them sleep: on a
+        shared 2-core machine, spinning threads burned half the CPU time of a batch run."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -302,6 +312,8 @@ class OnnxEmbedder:
         options.log_severity_level = 3
         if quick:
             options.add_session_config_entry("session.disable_prepacking", "1")
+        else:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(self.directory / MODEL_FILE), options, providers=["CPUExecutionProvider"])
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
@@ -315,30 +327,56 @@ class OnnxEmbedder:
             self.session, self.quick = self._session(quick=False), False
         if self.do_lower_case:
             texts = [t.lower() for t in texts]
+        encodings = [e.ids for e in self.tokenizer.encode_batch(texts)]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # less padding per batch
-        starts = range(0, len(order), BATCH_SIZE)
-        if progress:
-            try:
-                from tqdm import tqdm
-
-                starts = tqdm(starts, desc="embedding", unit="batch")
-            except ImportError:
-                pass
-        for start in starts:
-            rows = order[start:start + BATCH_SIZE]
-            out[rows] = self._encode_batch([texts[i] for i in rows])
+        bar = _progress(len(texts)) if progress else None
+        for rows in batches([len(ids) for ids in encodings]):
+            out[rows] = self._run([encodings[i] for i in rows])
+            if bar is not None:
+                bar.update(len(rows))
+        if bar is not None:
+            bar.close()
         return out
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        encodings = self.tokenizer.encode_batch(texts)
-        arrays = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-        }
+    def _run(self, encodings: list[list[int]]) -> np.ndarray:
+        """Mean-pooled, normalised vectors of one batch of token id lists."""
+        width = max(len(ids) for ids in encodings)
+        ids = np.full((len(encodings), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, tokens in enumerate(encodings):
+            ids[row, :len(tokens)] = tokens
+            mask[row, :len(tokens)] = 1
+        arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         tokens = self.session.run(None, {n: arrays[n] for n in self.inputs})[0]
-        mask = arrays["attention_mask"][..., None].astype(np.float32)
-        pooled = (tokens * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+        weights = mask[..., None].astype(np.float32)
+        pooled = (tokens * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+def batches(lengths: list[int], tokens: int = BATCH_TOKENS, rows: int = BATCH_ROWS) -> list[list[int]]:
+    """Indices of texts grouped into batches: shortest first, each batch at most ``tokens`` tokens
+    once padded to its longest text, and at most ``rows`` texts.
+
+    >>> batches([3, 100, 2, 50, 3], tokens=120, rows=64)
+    [[2, 0, 4], [3], [1]]
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    out: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        if current and ((len(current) + 1) * lengths[i] > tokens or len(current) >= rows):
+            out.append(current)
+            current = []
+        current.append(i)
+    if current:
+        out.append(current)
+    return out
+
+
+def _progress(total: int):
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc="embedding", unit="text")

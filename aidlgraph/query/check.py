@@ -18,9 +18,11 @@ from .. import graph as graphs
 from ..config import settings
 from ..corpus.model import embed_text
 from ..errors import LibraryError
-from ..index import VectorIndex, read_stamp, sound_rows
+from ..index import VectorIndex, kind_for, read_stamp, sound_rows
 from ..library import DB_NAME, INDEX_NAME, Library, database_error, write_lock
 from ..store import migrations
+
+RECALL_MIN = 0.95  # an approximate index must find this share of the exact top 10
 
 
 def verify(lib: Library) -> dict:
@@ -53,32 +55,19 @@ def verify(lib: Library) -> dict:
         if bad_dim:
             problems.append(f"{bad_dim} vectors do not have {dim} dimensions")
     damaged = _report_damage(lib, problems)
-    index_state = "missing"
+    index_state, index_kind = "missing", None
     path = lib.path / INDEX_NAME
     if path.exists() and dim:
-        try:
-            index = VectorIndex.load(path, dim)
-            stored_ids, stored_vectors = lib.vectors()  # the sound ones: the index never holds the others
-            stored = {int(n) for n in stored_ids}
-            in_index = {int(n) for n in index.ids()}
-            stamp = read_stamp(path)
-            if in_index != stored:
-                index_state = f"disagrees with the database ({len(in_index ^ stored)} ids differ)"
-            elif not bad_dim and not _same_vectors(index, stored_ids, stored_vectors):
-                index_state = "disagrees with the database (vectors differ)"
-            elif stamp.get("generation") != store.generation or stamp.get("library") != lib.library_id:
-                index_state = "stale (written for another generation)"
-            else:
-                index_state = "ok"
-        except LibraryError:
-            index_state = "unreadable (a damaged or truncated file)"
+        index_state, index_kind, low_recall = _index_state(lib, path, dim, bad_dim)
+        if low_recall:
+            problems.append(low_recall)
     elif not dim and items == 0:
         index_state = "ok"
     if index_state != "ok" and dim and not bad_dim:
         # What any command does on open: rebuild from the stored vectors, saved unless a writer is active.
         rebuilt = lib.rebuild_index(save=not lib.readonly, locked=False)
         notes.append(f"the FAISS index was {index_state}; rebuilt it from {rebuilt.size} stored vectors (no re-embedding)")
-        index_state = "ok (rebuilt)"
+        index_state, index_kind = "ok (rebuilt)", rebuilt.describe()
     elif index_state != "ok":
         problems.append(f"FAISS index {index_state}")
     dangling = store.count_dangling_edges()
@@ -103,7 +92,7 @@ def verify(lib: Library) -> dict:
                      + (f"; removed {gone}" if gone else "; a writer is active, so they were kept"))
     return {"ok": not problems, "problems": problems, "notes": notes, "items": items, "vectors_missing": missing,
             "vector_orphans": orphans, "vectors_damaged": [d["id"] for d in damaged["items"]],
-            "topic_vectors_damaged": [d["id"] for d in damaged["topics"]], "index": index_state, "dangling_edges": dangling,
+            "topic_vectors_damaged": [d["id"] for d in damaged["topics"]], "index": index_state, "index_kind": index_kind, "dangling_edges": dangling,
             "cycle": bool(cycle), "schema_version": version, "model": lib.model, "dim": dim}
 
 
@@ -143,23 +132,51 @@ def _names(rows: list[dict], most: int = 5) -> str:
     return shown + (f" and {len(rows) - most} more" if len(rows) > most else "")
 
 
-def _same_vectors(index, ids, vectors, tolerance: float = 1e-5) -> bool:
+def _index_state(lib: Library, path: Path, dim: int, bad_dim: int) -> tuple[str, dict | None, str | None]:
+    """(state of the index file, what it is, a problem with its recall or None). The state is "ok"
+    when it holds exactly the stored vectors under their ids, for the current generation, and is
+    the kind (exact or approximate) and has the parameters its stamp records; an approximate index
+    must also find RECALL_MIN of the exact top 10 for sampled items."""
+    stamp = read_stamp(path)
+    recorded = stamp.get("index") or {"kind": "flat"}
+    try:
+        index = VectorIndex.load(path, dim, params=recorded)
+    except LibraryError:
+        return "unreadable (a damaged or truncated file)", None, None
+    stored_ids, stored_vectors = lib.vectors()  # the sound ones: the index never holds the others
+    stored = {int(n) for n in stored_ids}
+    held_ids, held_vectors = index.items()
+    in_index = {int(n) for n in held_ids}
+    described = index.describe()
+    if in_index != stored:
+        return f"disagrees with the database ({len(in_index ^ stored)} ids differ)", described, None
+    if not bad_dim and not _same_vectors(held_ids, held_vectors, stored_ids, stored_vectors):
+        return "disagrees with the database (vectors differ)", described, None
+    if stamp.get("generation") != lib.store.generation or stamp.get("library") != lib.library_id:
+        return "stale (written for another generation)", described, None
+    if any(recorded.get(key) != described.get(key) for key in ("kind", "nlist", "nprobe")):
+        return "not what its stamp records (kind or parameters differ)", described, None
+    if index.kind != kind_for(index.size, index.kind):
+        return (f"{'exact' if index.kind == 'flat' else 'approximate'} for {index.size} vectors, where the "
+                f"library uses the other kind (approximate from {described['approximate_from']})"), described, None
+    if index.kind == "ivf" and len(stored_ids):
+        recall = index.recall(stored_ids, stored_vectors)
+        described["recall_at_10_checked"] = round(recall, 4)
+        if recall < RECALL_MIN:
+            return "ok", described, (f"the approximate index finds {recall:.2f} of the exact top 10 (below {RECALL_MIN}); "
+                                     "run `aidlgraph check --repair` to rebuild it")
+    return "ok", described, None
+
+
+def _same_vectors(held_ids, held_vectors, ids, vectors, tolerance: float = 1e-5) -> bool:
     """True when the index holds exactly these vectors under these ids."""
-    import faiss
     import numpy as np
 
-    if index.size != len(ids):
+    if len(held_ids) != len(ids):
         return False
     if not len(ids):
         return True
-    try:
-        flat = faiss.downcast_index(index.index.index)
-        held = faiss.vector_to_array(flat.codes).view(np.float32).reshape(index.size, index.dim)
-    except (AttributeError, ValueError, RuntimeError):  # not the IDMap2(FlatIP) this library writes
-        return False
-    order = np.argsort(index.ids())
-    expected = vectors[np.argsort(ids)]
-    return bool(np.allclose(held[order], expected, atol=tolerance))
+    return bool(np.allclose(held_vectors[np.argsort(held_ids)], vectors[np.argsort(ids)], atol=tolerance))
 
 
 def repair(lib: Library, progress: bool = False) -> list[str]:
