@@ -133,7 +133,7 @@ def draft(evidence: Evidence, limits: dict, newest: int | None = None) -> Draft:
     quotes = _pick(holding, evidence, limits)
     if quotes[0].via_question:
         quotes = _member_answer(quotes[0], evidence)
-    said = " ".join(f"{p.context} {p.text}" for p in quotes)
+    said = " ".join(f"{p.context} {p.text} {p.follow}" for p in quotes)
     total = sum(evidence.weights.values()) or 1.0
     unseen = sum(evidence.weights[w] for w in evidence.unseen) / total
     return Draft(best, quotes, coverage(evidence.weights, said), unseen=unseen)
@@ -197,7 +197,7 @@ def compose(quotes: list[Passage], q: Question) -> tuple[str, list[dict]]:
         if p.item["id"] not in numbers:
             numbers[p.item["id"]] = len(numbers) + 1
             sources.append(source_json(p.item, numbers[p.item["id"]]))
-        said = _quote(f"{p.context} {p.text}".strip())
+        said = _quote(f"{p.context} {p.text} {p.follow}".strip())
         if q.wants == "person" and not supports(said, q) and p.item.get("authors"):
             said = f"By {', '.join(p.item['authors'])}: {said}"  # the name the question asks for
         parts.append(f"{said} [{numbers[p.item['id']]}]")

@@ -27,6 +27,7 @@ ITEM_CANDIDATES = 30
 FTS_CANDIDATES = 20
 PASSAGE_FTS = 40
 ANSWER_KINDS = ("resource", "post", "news", "question")
+SHORT_QUOTE = 12  # words: a passage this short is quoted with the one after it ("A paper titled X." says little)
 # A sentence opening like this leans on the one before it, which is quoted with it.
 LEANS = re.compile(r"^\W*(but|and|so|also|however|it|its|it's|this|that|these|those|they|their|he|she|his|her|"
                    r"such|there|then|thus|which|the (?:paper|article|post|work|company|event|idea))\b", re.I)  # issues summarise everything, so they match everything
@@ -43,6 +44,7 @@ class Passage:
     via_question: float = 0.0  # the member question's match, for passages of a member's answer
     named: float = 0.0  # the share of the question naming a topic this passage's item is about
     context: str = ""  # the sentence before, when this one leans on it ("But ...", "It ...")
+    follow: str = ""   # the sentence after, when this one is too short to say much on its own
 
     def score(self, limits: dict) -> float:
         lead = limits.get("lead_bonus", 0.0) if self.position == 0 else 0.0  # news states itself first
@@ -100,9 +102,11 @@ def gather(lib: Library, question: Question) -> Evidence:
         named = max((evidence.named.get(t, 0.0) for t in row["topics"]), default=0.0)
         # the words count in the passage itself: the title already speaks through the embedding
         context = before.get((p["item_num"], p["position"] - 1), "") if LEANS.match(text) else ""
+        follow = before.get((p["item_num"], p["position"] + 1), "") if len(text.split()) < SHORT_QUOTE else ""
         cosine = float(vec @ vector) if fixed is None else max(float(vec @ vector), float(vec @ fixed))
         evidence.passages.append(Passage(p["num"], row, p["position"], text, cosine,
-                                         coverage(weights, f"{context} {text}"), named=named, context=context))
+                                         coverage(weights, f"{context} {text}"), named=named, context=context,
+                                         follow=follow))
     _match_member_questions(lib, evidence, vector, rows)
     return evidence
 
