@@ -209,3 +209,40 @@ def test_kind_and_lists_for_a_size(monkeypatch):
     assert index.kind_for(30_000, "ivf") == "ivf" and index.kind_for(24_999, "ivf") == "flat"  # hysteresis
     assert [index.nlist_for(n) for n in (50_000, 200_000, 1_000_000)] == [1024, 2048, 4096]
     assert index.probes(2048)[:8] == [1, 2, 3, 4, 6, 8, 12, 16] and index.probes(2048)[-1] == 2048
+
+
+def test_a_path_through_a_large_topic_scores_only_its_nearest_items_and_reads_the_same(switched, fake, monkeypatch):
+    """Past CANDIDATES tagged items a topic's readings are chosen among its nearest items by
+    meaning (through the index); the best readings are near the topic, so the path is unchanged."""
+    from aidlgraph.query import path as paths
+    from aidlgraph.store import Store
+
+    path, _, _ = switched
+    monkeypatch.setattr(paths, "FLOOR", {**paths.FLOOR, "resource": -1.0})  # the fake model's cosines are small
+
+    def readings(topic):
+        with Library.open(path, embedder=fake) as lib:
+            return [(s.topic_id, s.id) for s in paths.reading_path(lib, topic, per_topic=3).steps]
+
+    exact = {t: readings(t) for t in ("Segmentation", "CUDA", "Parsing")}
+    assert all(len(steps) == 3 and all(iid for _, iid in steps) for steps in exact.values()), exact
+    seen = []
+    among = Store.items_about_among
+    monkeypatch.setattr(Store, "items_about_among", lambda self, tid, nums: seen.append((tid, len(nums))) or among(self, tid, nums))
+    monkeypatch.setattr(paths, "CANDIDATES", 10)
+    monkeypatch.setattr(paths, "NEAREST", 450)  # the whole library (as far as IVF reaches): the same readings
+    assert {t: readings(t) for t in exact} == exact
+    assert sorted(tid for tid, _ in seen) == ["cuda", "parsing", "segmentation"] and all(n > 100 for _, n in seen)
+
+    monkeypatch.setattr(paths, "NEAREST", 100)  # the fake model's neighbours are noise: each reading is
+    with Library.open(path, embedder=fake) as lib:  # among the topic's 100 nearest, or none of its items is
+        tids, matrix = lib.topic_vectors()
+        for name, steps in exact.items():
+            tid = steps[0][0]
+            nearest = set(lib.index.search(matrix[tids.index(tid)], 100)[1][0].tolist())
+            tagged_near = lib.store.items_about_among(tid, sorted(nearest))
+            got = [iid for _, iid in readings(name)]
+            if tagged_near:
+                assert {item["id"] for item, _ in tagged_near} >= set(got) and len(got) == 3
+            else:
+                assert got == [iid for _, iid in steps]

@@ -61,6 +61,10 @@ KIND_MINUTES = {"resource": (20, 60), "post": (5, 15), "news": (3, 8), "question
 PART_MINUTES = (30.0, 120.0)  # one section or chapter of a book or course, when the topic has no estimate
 WORDS_PER_MINUTE = 220
 FULL_TEXT_KINDS = ("post", "news", "question", "issue")  # their text is the whole reading
+# A topic with more tagged items than this (a large library) has only the items among its NEAREST
+# nearest by meaning scored, with its curated core readings; below it every tagged item is.
+CANDIDATES = 500
+NEAREST = 2000
 
 
 @dataclass
@@ -279,17 +283,32 @@ def choose_readings(lib: Library, order: list[str], target: str, per_topic: int,
     return chosen
 
 
+def _tagged(lib: Library, order: list[str], topic_vec: dict[str, np.ndarray]) -> dict[str, list[tuple[dict, dict]]]:
+    """step topic -> [(item, about-edge)]: every item tagged with it, or, for a topic with more
+    than ``CANDIDATES`` items (a large library), those among its ``NEAREST`` nearest items by
+    meaning plus its curated core readings (all of them if none is that near), so a path costs
+    about the same at 20k items as at 1M."""
+    counts = lib.store.about_counts(order)
+    large = [t for t in order if counts[t] > CANDIDATES and t in topic_vec]
+    about = lib.store.items_about([t for t in order if t not in large])
+    if large:
+        _, found = lib.index.search(np.stack([topic_vec[t] for t in large]), NEAREST)
+        for tid, nums in zip(large, found):  # none of its items near it (a poor model): all of them
+            about[tid] = lib.store.items_about_among(tid, nums[nums >= 0].tolist()) or lib.store.items_about([tid])[tid]
+    return about
+
+
 def _eligible(lib: Library, order: list[str], target: str, level: str) -> dict[str, list[Pick]]:
     """(step topic -> its possible readings, scored) for the items tagged with the path's topics
     that clear the relevance floor."""
-    about = lib.store.items_about(order)
+    topic_ids, topic_matrix = lib.topic_vectors()
+    topic_vec = {t: topic_matrix[i] for i, t in enumerate(topic_ids)}
+    about = _tagged(lib, order, topic_vec)
     nums = sorted({item["num"] for pairs in about.values() for item, _ in pairs})
     if not nums:
         return {}
     vec_ids, vectors = lib.vectors(nums)
     item_vec = {int(n): v for n, v in zip(vec_ids, vectors)}
-    topic_ids, topic_matrix = lib.topic_vectors()
-    topic_vec = {t: topic_matrix[i] for i, t in enumerate(topic_ids)}
     target_vec = topic_vec.get(target)
     out: dict[str, list[Pick]] = {}
     for tid, pairs in about.items():

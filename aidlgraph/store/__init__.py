@@ -236,7 +236,8 @@ class Store:
         out: dict[int, list[str]] = {}
         for chunk in _chunks(sorted({int(n) for n in nums})):
             for num, dst in self.conn.execute(
-                    "SELECT i.num, e.dst FROM items i JOIN edges e ON e.src = i.id AND e.kind = 'about' "
+                    # +e.kind: look the edges up by item (src), not by kind, which scans every tag
+                    "SELECT i.num, e.dst FROM items i JOIN edges e ON e.src = i.id AND +e.kind = 'about' "
                     f"WHERE e.source IN ('curated', 'imported') AND i.num IN ({_marks(chunk)})", chunk).fetchall():
                 out.setdefault(num, []).append(dst)
         return out
@@ -416,6 +417,25 @@ class Store:
             if e["src"] in items:
                 out[e["dst"]].append((items[e["src"]], e))
         return out
+
+    def about_counts(self, topic_ids: list[str]) -> dict[str, int]:
+        """topic id -> how many items are tagged with it."""
+        out = {t: 0 for t in topic_ids}
+        for chunk in _chunks(list(topic_ids)):
+            for dst, n in self.conn.execute(f"SELECT dst, count(*) FROM edges WHERE kind = 'about' AND dst IN "
+                                            f"({_marks(chunk)}) GROUP BY dst", chunk):
+                out[dst] = n
+        return out
+
+    def items_about_among(self, topic_id: str, nums: list[int]) -> list[tuple[dict, dict]]:
+        """[(item, about-edge)] for the items tagged with ``topic_id`` that are among ``nums`` or
+        are curated core readings: the candidates of a topic too large to score every item of."""
+        nums = sorted({int(n) for n in nums})
+        edges = list(self.db.query(
+            "SELECT e.* FROM edges e JOIN items i ON i.id = e.src WHERE e.kind = 'about' AND e.dst = ? "
+            "AND (i.core = 1 OR i.num IN (SELECT value FROM json_each(?)))", [topic_id, json.dumps(nums)]))
+        items = self.items_by_id([e["src"] for e in edges])
+        return [(items[e["src"]], e) for e in edges if e["src"] in items]
 
     def count_items(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.conn.execute("SELECT kind, count(*) FROM items GROUP BY kind ORDER BY kind").fetchall()}
