@@ -62,7 +62,7 @@ PART_MINUTES = (30.0, 120.0)  # one section or chapter of a book or course, when
 WORDS_PER_MINUTE = 220
 FULL_TEXT_KINDS = ("post", "news", "question", "issue")  # their text is the whole reading
 # A topic with more tagged items than this (a large library) has only the items among its NEAREST
-# nearest by meaning scored, with its curated core readings; below it every tagged item is.
+# nearest by meaning scored; below it every tagged item is.
 CANDIDATES = 500
 NEAREST = 2000
 
@@ -286,8 +286,8 @@ def choose_readings(lib: Library, order: list[str], target: str, per_topic: int,
 def _tagged(lib: Library, order: list[str], topic_vec: dict[str, np.ndarray]) -> dict[str, list[tuple[dict, dict]]]:
     """step topic -> [(item, about-edge)]: every item tagged with it, or, for a topic with more
     than ``CANDIDATES`` items (a large library), those among its ``NEAREST`` nearest items by
-    meaning plus its curated core readings (all of them if none is that near), so a path costs
-    about the same at 20k items as at 1M."""
+    meaning (all of them if none is that near), so a path costs about the same at 20k items as
+    at 1M."""
     counts = lib.store.about_counts(order)
     large = [t for t in order if counts[t] > CANDIDATES and t in topic_vec]
     about = lib.store.items_about([t for t in order if t not in large])

@@ -428,12 +428,14 @@ class Store:
         return out
 
     def items_about_among(self, topic_id: str, nums: list[int]) -> list[tuple[dict, dict]]:
-        """[(item, about-edge)] for the items tagged with ``topic_id`` that are among ``nums`` or
-        are curated core readings: the candidates of a topic too large to score every item of."""
+        """[(item, about-edge)] for the items among ``nums`` tagged with ``topic_id``: the
+        candidates of a topic too large to score every item of. Looked up by item (primary keys),
+        so the cost is that of ``nums``, not of the topic's size."""
         nums = sorted({int(n) for n in nums})
         edges = list(self.db.query(
-            "SELECT e.* FROM edges e JOIN items i ON i.id = e.src WHERE e.kind = 'about' AND e.dst = ? "
-            "AND (i.core = 1 OR i.num IN (SELECT value FROM json_each(?)))", [topic_id, json.dumps(nums)]))
+            # CROSS JOIN fixes the loop order: each num, its item by rowid, its tag by primary key
+            "SELECT e.* FROM json_each(?) j CROSS JOIN items i ON i.num = j.value "
+            "CROSS JOIN edges e ON e.src = i.id AND e.dst = ? AND e.kind = 'about'", [json.dumps(nums), topic_id]))
         items = self.items_by_id([e["src"] for e in edges])
         return [(items[e["src"]], e) for e in edges if e["src"] in items]
 

@@ -98,8 +98,13 @@ def evidence_for(lib: Library, question: str) -> tuple[Evidence, int | None]:
 
 
 def _newest_year(lib: Library) -> int | None:
-    m = re.search(r"(?:19|20)\d\d", lib.store.newest_date())
-    return int(m.group(0)) if m else None
+    """The year of the archive's newest dated item, remembered until the library changes (finding
+    it reads every item)."""
+    cache = lib.derived("ask.newest", dict)
+    if "year" not in cache:
+        m = re.search(r"(?:19|20)\d\d", lib.store.newest_date())
+        cache["year"] = int(m.group(0)) if m else None
+    return cache["year"]
 
 
 @dataclass
