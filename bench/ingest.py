@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -130,7 +131,11 @@ def main() -> int:
             writer = csv.DictWriter(fh, list(rows[0]), delimiter="\t", lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
-        items = {i.id: i for b in load_path(source) for i in b.items}
+        parsed = [i for b in load_path(source) for i in b.items]
+        items = {i.id: i for i in parsed}
+        # rows that are one item (TutorialBank has two rows with one link): ingest merges them, so
+        # the stored vector is not that of either row's text alone; the cosine leaves them out
+        repeated = {iid for iid, n in Counter(i.id for i in parsed).items() if n > 1}
         texts = [i.embed_text() for i in items.values()]
         lib = Library.open(create(tmp / "lib", empty=True))
 
@@ -169,7 +174,7 @@ def main() -> int:
         stored = stored[[order[n] for n in nums]]
         reference = np.asarray(reference, dtype=np.float32)
         reference /= np.linalg.norm(reference, axis=1, keepdims=True)
-        cosines = (stored * reference).sum(axis=1)
+        cosines = (stored * reference).sum(axis=1)[[k for k, iid in enumerate(items) if iid not in repeated]]
         lib.close()
 
     n = len(texts)
@@ -193,7 +198,8 @@ def main() -> int:
           f"(aim >= 1.00x: {'met' if ingest_rate >= raw_rate else 'MISSED'})")
     print(f"unchanged re-ingest / first: {again_s / first_s:.1%} (aim <= 2%: {'met' if again_s <= 0.02 * first_s else 'MISSED'}); "
           f"touched file: {touched_s / first_s:.1%}")
-    print(f"ONNX (stored by ingest) vs sentence-transformers vectors over {n} texts: min cosine {cosines.min():.6f}, "
+    print(f"ONNX (stored by ingest) vs sentence-transformers vectors over {len(cosines)} texts ({len(repeated)} "
+          f"item merged from rows sharing a link left out): min cosine {cosines.min():.6f}, "
           f"mean {cosines.mean():.7f}")
     return 0
 
