@@ -145,6 +145,11 @@ class Library:
         self._topic_matrix = None
         self._derived.clear()
 
+    def topics(self) -> list[dict]:
+        """Every stored topic (``store.topics()``), remembered until the library changes: what each
+        query resolves against. Shared: do not modify the rows."""
+        return self.derived("topics", self.store.topics)
+
     def derived(self, name: str, compute: Callable[[], Any]) -> Any:
         """``compute()``, remembered until the library changes (see ``refresh``)."""
         if name not in self._derived:

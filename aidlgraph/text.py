@@ -18,6 +18,7 @@ True
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -60,7 +61,18 @@ _WORD = re.compile(r"[a-z0-9]+(?:\+\+|#)?")
 
 def normalise_name(text: str) -> str:
     """The form topic names and aliases are compared in: lowercase, single spaces, no punctuation."""
+    return _normalised(text) if len(text) <= MEMO_CHARS else _normalise(text)
+
+
+def _normalise(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9+#]+", " ", text.lower()).split())
+
+
+# Topic names and passages come back request after request in a server: short texts are memoised
+# (bounded: at most MEMO_SIZE texts of at most MEMO_CHARS characters each, a few MB).
+MEMO_CHARS = 1000
+MEMO_SIZE = 16384
+_normalised = functools.lru_cache(maxsize=MEMO_SIZE)(_normalise)
 
 
 def slugify(text: str) -> str:
@@ -86,7 +98,14 @@ def terms(text: str) -> list[str]:
     >>> terms("I've watched the GTX 1080 Ti's launch; we'll see")
     ['watched', 'gtx', 'ti', 'launch', 'see']
     """
-    return list(dict.fromkeys(w for w in words(text) if w not in STOPWORDS and len(w) > 1 and not w.isdigit()))
+    return list(_memo_terms(text) if len(text) <= MEMO_CHARS else _terms(text))
+
+
+def _terms(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(w for w in words(text) if w not in STOPWORDS and len(w) > 1 and not w.isdigit()))
+
+
+_memo_terms = functools.lru_cache(maxsize=MEMO_SIZE)(_terms)
 
 
 def fts_query(text: str, limit: int = 64) -> str:

@@ -211,7 +211,7 @@ def rank(cands: list[Candidate], choice: ChoiceModel) -> list[Candidate]:
 
 def signals(lib: Library, query: str, exclude: set[str] = frozenset(), k: int = 2 * CANDIDATES) -> list[Candidate]:
     """The signals of the ``k`` topics most plausibly meant (by a rough, model-free sum), unscored."""
-    topics = [t for t in lib.store.topics() if t["id"] not in exclude]
+    topics = [t for t in lib.topics() if t["id"] not in exclude]
     if not topics:
         return []
     # A topic's name is short: one swapped letter in six ("nueral", "speach") is a typo, not a word.
@@ -269,7 +269,7 @@ def resolve_topic(lib: Library, query: str, exclude: set[str] = frozenset()) -> 
     """The topic ``query`` names; AmbiguousTopicError ("did you mean") or UnknownTopicError (the
     library has no such topic) otherwise, both carrying the closest topics."""
     query = clean_query(query)
-    topics = lib.store.topics()
+    topics = lib.topics()
     if not topics:
         raise UnknownTopicError("the library has no topics yet; ingest a topics file or a reading list first")
     _, level = learner_core(query)
@@ -299,7 +299,7 @@ def resolve_known(lib: Library, names: list[str]) -> tuple[list[str], list[str]]
     """(topic ids, names not found) of what a learner says they know. Only names the library
     has (exactly, or by a confident match) count: a wrong guess would hide steps."""
     found, missing = [], []
-    topics = lib.store.topics()
+    topics = lib.topics()
     for name in (n.strip() for n in names):
         if not name:
             continue

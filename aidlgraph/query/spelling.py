@@ -7,11 +7,13 @@ import re
 from ..library import Library
 from ..text import stem
 
+FIXES = 10_000  # misspellings remembered per library generation (a server sees the same ones again)
+
 
 def topic_words(lib: Library) -> set[str]:
     """Words of the library's topic names, aliases and descriptions (until the library changes)."""
     def compute() -> set[str]:
-        texts = [" ".join([t["name"], *t["aliases"], t.get("description") or ""]) for t in lib.store.topics()]
+        texts = [" ".join([t["name"], *t["aliases"], t.get("description") or ""]) for t in lib.topics()]
         return {w for text in texts for w in re.findall(r"[a-z][a-z0-9]+", text.lower())}
 
     return lib.derived("spelling.topic_words", compute)
@@ -44,8 +46,13 @@ def spell_fixed(lib: Library, text: str, keep: set[str] = frozenset(), cutoff: f
         low = word.lower()
         if len(low) < 6 or low in keep or known(low):
             return word
+        found = lib.derived("spelling.fixes", dict)  # word -> its fix in this library (at most FIXES)
+        if (low, cutoff) in found:
+            return found[low, cutoff] or word
         candidates = candidates if candidates is not None else sorted(w for w in vocabulary(lib) if len(w) >= 5)
         close = difflib.get_close_matches(low, candidates, n=1, cutoff=cutoff)
+        if len(found) < FIXES:
+            found[low, cutoff] = close[0] if close else None
         return close[0] if close else word
 
     def unit(m: re.Match) -> str:  # "1080ti" -> "1080 ti"

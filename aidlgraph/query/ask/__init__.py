@@ -302,5 +302,5 @@ def suggestions(lib: Library, evidence: Evidence, n: int = 3) -> list[str]:
     """The topics nearest the question, for an abstention to point at."""
     from ..resolve import nearest_topics
 
-    names = {t["id"]: t["name"] for t in lib.store.topics()}
+    names = {t["id"]: t["name"] for t in lib.topics()}
     return [names.get(t, t) for t, _ in nearest_topics(lib, evidence.question.text, n)]

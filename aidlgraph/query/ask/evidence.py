@@ -10,6 +10,7 @@ retrieval matches questions, not answers; it then answers with its own answer's 
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -83,7 +84,7 @@ def gather(lib: Library, question: Question) -> Evidence:
     vec_ids, vecs = lib.vectors(sorted(rows))
     item_vec = {int(n): v for n, v in zip(vec_ids, vecs)}
     evidence = Evidence(question, words, weights, unseen,
-                        named=named_topics(question.text, lib.store.topics(), weights, words))
+                        named=named_topics(question.text, lib.topics(), weights, words))
     asked = {n: question_text(r) for n, r in rows.items() if r["kind"] == "question"}
     found = passages_of(lib, rows)
     before = {(p["item_num"], p["position"]): p["text"] for p in found}
@@ -197,11 +198,10 @@ def named_topics(question: str, topics, weights: dict[str, float], words: str | 
             key = normalise_name(name)
             if len(key) < 2:
                 continue
-            pattern = rf"(?<![a-z0-9+#]){re.escape(key)}(?:e?s)?(?![a-z0-9+#])"
-            if len(key) <= 3:
-                if not re.search(rf"(?<![A-Za-z0-9]){re.escape(key.upper())}s?(?![A-Za-z0-9])", question):
-                    continue
-            for m in re.finditer(pattern, low):
+            pattern, capitals = _name_patterns(key)
+            if len(key) <= 3 and not capitals.search(question):
+                continue
+            for m in pattern.finditer(low):
                 spans.append((m.start(), m.end(), t["id"]))
     spans = [s for s in spans if not any(o[0] <= s[0] and s[1] <= o[1] and (o[1] - o[0]) > (s[1] - s[0]) for o in spans)]
     total = sum(weights.values())
@@ -211,6 +211,13 @@ def named_topics(question: str, topics, weights: dict[str, float], words: str | 
         share = sum(w for stem, w in weights.items() if any(light_stem(i) == stem or i.startswith(stem) for i in inside))
         out[tid] = max(out.get(tid, 0.0), share / total if total else 1.0)
     return out
+
+
+@functools.lru_cache(maxsize=8192)
+def _name_patterns(key: str) -> tuple[re.Pattern, re.Pattern]:
+    """(the name at word boundaries, plural allowed; the name in capitals, for short aliases)."""
+    return (re.compile(rf"(?<![a-z0-9+#]){re.escape(key)}(?:e?s)?(?![a-z0-9+#])"),
+            re.compile(rf"(?<![A-Za-z0-9]){re.escape(key.upper())}s?(?![A-Za-z0-9])"))
 
 
 def question_text(row: dict) -> str:
