@@ -96,7 +96,7 @@ def answer_text(result: dict, show_ids: bool = True) -> str:
 
 # -- looking around ------------------------------------------------------------------------------
 def stats_json(lib) -> dict:
-    return {"items": lib.store.count_items(), "topics": len(lib.store.topics()), "edges": lib.store.count_edges(),
+    return {"items": lib.store.count_items(), "topics": len(lib.topics()), "edges": lib.store.count_edges(),
             "model": lib.model, "dim": lib.dim, "library": str(lib.path)}
 
 
@@ -120,7 +120,7 @@ def topics_json(lib) -> list[dict]:
     g = lib.graph
     return [{"id": t["id"], "name": t["name"], "aliases": t["aliases"],
              "prerequisites": sorted(g.nodes[p]["name"] for p in g.predecessors(t["id"])) if t["id"] in g else []}
-            for t in lib.store.topics()]
+            for t in lib.topics()]
 
 
 def topic_json(detail: dict) -> dict:

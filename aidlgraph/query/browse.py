@@ -17,7 +17,7 @@ def item_detail(lib: Library, item_id: str) -> dict:
     row = lib.store.item(item_id.strip())
     if row is None:
         raise NotFoundError(f"no item with id {item_id!r}; find ids with `aidlgraph items` or `aidlgraph related`")
-    topics = {t["id"]: t["name"] for t in lib.store.topics()}
+    topics = {t["id"]: t["name"] for t in lib.topics()}
     about = lib.store.item_topic_edges(row["id"])
     row["topic_edges"] = [{"id": d, "name": topics.get(d, d), "source": s, "confidence": c} for d, s, c in about]
     related = {}
@@ -72,7 +72,7 @@ def topic_detail(lib: Library, topic: str) -> dict:
 
 def graph_report(lib: Library) -> dict:
     counts = lib.store.item_counts_by_topic()
-    topic_ids = {t["id"] for t in lib.store.topics()}
+    topic_ids = {t["id"] for t in lib.topics()}
     dangling = [(e["src"], e["dst"]) for e in lib.store.edges("prereq")
                 if e["src"] not in topic_ids or e["dst"] not in topic_ids]
     return graphs.check(lib.graph, counts, dangling)

@@ -100,11 +100,11 @@ def evidence_for(lib: Library, question: str) -> tuple[Evidence, int | None]:
 def _newest_year(lib: Library) -> int | None:
     """The year of the archive's newest dated item, remembered until the library changes (finding
     it reads every item)."""
-    cache = lib.derived("ask.newest", dict)
-    if "year" not in cache:
+    def compute() -> int | None:
         m = re.search(r"(?:19|20)\d\d", lib.store.newest_date())
-        cache["year"] = int(m.group(0)) if m else None
-    return cache["year"]
+        return int(m.group(0)) if m else None
+
+    return lib.derived("ask.newest_year", compute)
 
 
 @dataclass
