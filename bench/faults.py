@@ -315,6 +315,16 @@ def request(conn: http.client.HTTPConnection, method: str, url: str, headers: di
     return response.status
 
 
+def stop(server: subprocess.Popen) -> None:
+    """Stop a server started in its own session: SIGINT to it and its workers, SIGKILL after 20 s."""
+    os.killpg(server.pid, signal.SIGINT)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
 def wait_healthy(port: int, server: subprocess.Popen, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and server.poll() is None:
@@ -409,12 +419,7 @@ def malformed_run(lib: Path, work: Path, total: int, clients: int, seed: int) ->
         alive = server.poll() is None
         healthy = alive and wait_healthy(port, server, 30)
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop(server)
     log_text = log_path.read_text(errors="replace")
     internal = log_text.count("internal error on")
     fives = sum(v for k, v in statuses.items() if k >= 500)
@@ -548,12 +553,7 @@ def serve_on(lib: Path) -> str:
         return (f"started; /healthz {response.status} {health['status']!r} ({health.get('reason', '')[:70]}...); "
                 f"GET /related {related.status}; POST /ingest {ingest.status} ({error[:40]}...)")
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop(server)
 
 
 def nearly_full_disk(disk: Tmpfs, source: Path, new: Path) -> list[str]:
@@ -705,12 +705,7 @@ def upload(lib: Path, path: Path) -> str:
         peak_mb = f"{int(peak) / 1024:.0f} MB" if peak.isdigit() else "?"
         return f"POST /ingest {response.status} in {seconds:.1f} s (server peak RSS {peak_mb}): {error[:90]}"
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop(server)
 
 
 def wide_file_trials(lib: Path, work: Path) -> list[str]:

@@ -48,6 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
+from serve_load import percentile  # bench/ is on the path: each bench runs as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 TSV = ROOT.parent / "shared/datasets/tutorialbank/resources-v2023-clean.tsv"
@@ -465,13 +467,6 @@ def index_curve(cache: VectorCache, sizes: list[int], texts: list[str]) -> list[
 
 
 # -- reporting ----------------------------------------------------------------------------------
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
-
-
 def report(results: dict[int, dict], curve: list[dict], load: tuple[float, float]) -> None:
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} at the start and {load[1]:.1f} at the end "
           "(other work on the machine slows every column alike)")
@@ -488,7 +483,7 @@ def report(results: dict[int, dict], curve: list[dict], load: tuple[float, float
         cells = []
         for name in ("path", "related", "ask"):
             for values in (r["cold"][name], r["times"][name]):
-                cells.append(f"{pct(values, 50) * 1000:>8.0f}/{pct(values, 95) * 1000:<8.0f}")
+                cells.append(f"{percentile(values, 50) * 1000:>8.0f}/{percentile(values, 95) * 1000:<8.0f}")
         print(f"{r['items']:>9,} {r['disk_mb']:>8.0f} {r['open_s']:>7.2f} {r['rss_mb']:>7.0f} {kind:>14} "
               + " ".join(cells) + f" {r.get('ingest_s', float('nan')):>9.2f}s")
     print()
@@ -511,9 +506,9 @@ def plot(results: dict[int, dict], curve: list[dict], target: Path) -> None:
     sizes = sorted(results)
     items = [results[s]["items"] for s in sizes]
     for name, colour in (("path", "tab:blue"), ("related", "tab:orange"), ("ask", "tab:green")):
-        ax.plot(items, [pct(results[s]["cold"][name], 50) * 1000 for s in sizes], "o-", color=colour,
+        ax.plot(items, [percentile(results[s]["cold"][name], 50) * 1000 for s in sizes], "o-", color=colour,
                 label=f"{name}, cold process (p50)")
-        ax.plot(items, [pct(results[s]["times"][name], 50) * 1000 for s in sizes], "s--", color=colour,
+        ax.plot(items, [percentile(results[s]["times"][name], 50) * 1000 for s in sizes], "s--", color=colour,
                 label=f"{name}, warm (p50)")
     xs = [row["size"] for row in curve]
     ax.plot(xs, [row["flat_ms"] for row in curve], "^:", color="grey", label="exact index search, per query")
