@@ -73,6 +73,20 @@ def mini_library(empty_library):
     return empty_library
 
 
+@pytest.fixture(scope="module")
+def shared_library(tmp_path_factory, model):
+    """The mini library built once per test module, for tests that only read it (what they write,
+    the query and response caches, is not library state)."""
+    from aidlgraph.build.bootstrap import create
+    from aidlgraph.build.ingest import ingest
+    from aidlgraph.library import Library
+
+    lib = Library.open(create(tmp_path_factory.mktemp("shared") / "lib", empty=True))
+    ingest(lib, [FIXTURES / "mini"])
+    yield lib
+    lib.close()
+
+
 @pytest.fixture
 def fake_library(tmp_path):
     """The mini fixture library on the deterministic fake embedder: no torch, no ONNX, no model."""

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -12,20 +11,12 @@ from click.testing import CliRunner
 from aidlgraph import bot
 from aidlgraph.bot import MAX_REPLY, fit, handle, looks_like_question, parse_command, split_mention
 
-MINI = Path(__file__).resolve().parent / "fixtures" / "mini"
 QUESTION = "How do I start with image segmentation?"
 
 
 @pytest.fixture(scope="module")
-def lib(tmp_path_factory, model):
-    from aidlgraph.build.ingest import ingest
-    from aidlgraph.build.bootstrap import create
-    from aidlgraph.library import Library
-
-    library = Library.open(create(tmp_path_factory.mktemp("bot") / "lib", empty=True))
-    ingest(library, [MINI])
-    yield library
-    library.close()
+def lib(shared_library):
+    return shared_library
 
 
 # -- parsing -----------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from aidlgraph.corpus import load_path, load_text
 from aidlgraph.errors import AidlgraphError
-from conftest import FIXTURES, ROOT
+from conftest import ROOT
 
 SUFFIXES = [".yaml", ".json", ".jsonl", ".csv", ".tsv", ".md", ".txt", ".rss", ".atom"]
 FIELDS = ["title", "name", "url", "link", "topics", "topic", "text", "summary", "authors", "author", "date",
@@ -253,15 +253,8 @@ def test_a_huge_line_of_brackets_does_not_hang():
 
 # -- the library's questions under random text -------------------------------------------------
 @pytest.fixture(scope="module")
-def library(tmp_path_factory, model):
-    from aidlgraph.build.ingest import ingest
-    from aidlgraph.build.bootstrap import create
-    from aidlgraph.library import Library
-
-    lib = Library.open(create(tmp_path_factory.mktemp("hostile") / "lib", empty=True))
-    ingest(lib, [FIXTURES / "mini"])
-    yield lib
-    lib.close()
+def library(shared_library):
+    return shared_library
 
 
 QUERY_TOKENS = ['"', "'", "NEAR(", "NEAR/2", ")", "(", "*", "^", "AND", "OR", "NOT", "-", "+", ":", "title:",

@@ -9,20 +9,11 @@ from click.testing import CliRunner
 from aidlgraph.cli import cli
 from aidlgraph.errors import UnknownTopicError
 from aidlgraph.query.path import reading_path
-from conftest import FIXTURES
 
 
 @pytest.fixture(scope="module")
-def lib(tmp_path_factory, model):
-    """The ``mini_library`` fixture's library, built once: these tests only read it."""
-    from aidlgraph.build.ingest import ingest
-    from aidlgraph.build.bootstrap import create
-    from aidlgraph.library import Library
-
-    library = Library.open(create(tmp_path_factory.mktemp("path") / "lib", empty=True))
-    ingest(library, [FIXTURES / "mini"])
-    yield library
-    library.close()
+def lib(shared_library):
+    return shared_library
 
 
 def run(lib, *args):

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +18,6 @@ from fastapi.testclient import TestClient  # noqa: E402
 from aidlgraph.cli import cli  # noqa: E402
 from aidlgraph.serve import create_app  # noqa: E402
 
-MINI = Path(__file__).resolve().parent / "fixtures" / "mini"
 
 TOKEN = "test-token-0123456789abcdef"
 UPLOAD = """\
@@ -35,19 +33,6 @@ items:
 def no_server_env(monkeypatch):
     monkeypatch.delenv("AIDLGRAPH_TOKEN", raising=False)
     monkeypatch.delenv("AIDLGRAPH_INGEST_DIR", raising=False)
-
-
-@pytest.fixture(scope="module")
-def shared_library(tmp_path_factory, model):
-    """One mini library for the tests that only read (the writing tests use ``mini_library``)."""
-    from aidlgraph.build.ingest import ingest
-    from aidlgraph.build.bootstrap import create
-    from aidlgraph.library import Library
-
-    lib = Library.open(create(tmp_path_factory.mktemp("served") / "lib", empty=True))
-    ingest(lib, [MINI])
-    yield lib
-    lib.close()
 
 
 @pytest.fixture(scope="module")

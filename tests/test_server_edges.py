@@ -29,16 +29,8 @@ def no_server_env(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, model):
-    from aidlgraph.build.bootstrap import create
-    from aidlgraph.build.ingest import ingest
-    from aidlgraph.library import Library
-    from conftest import FIXTURES
-
-    lib = Library.open(create(tmp_path_factory.mktemp("edges") / "lib", empty=True))
-    ingest(lib, [FIXTURES / "mini"])
-    yield lib
-    lib.close()
+def served(shared_library):
+    return shared_library
 
 
 def client_for(path, base_url="http://127.0.0.1:8765", **options) -> TestClient:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -22,20 +21,7 @@ from aidlgraph.cli import cli  # noqa: E402
 from aidlgraph.pages import svg  # noqa: E402
 from aidlgraph.serve import create_app  # noqa: E402
 
-MINI = Path(__file__).resolve().parent / "fixtures" / "mini"
 BROWSER = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
-
-
-@pytest.fixture(scope="module")
-def shared_library(tmp_path_factory, model):
-    from aidlgraph.build.bootstrap import create
-    from aidlgraph.build.ingest import ingest
-    from aidlgraph.library import Library
-
-    lib = Library.open(create(tmp_path_factory.mktemp("web") / "lib", empty=True))
-    ingest(lib, [MINI])
-    yield lib
-    lib.close()
 
 
 @pytest.fixture(scope="module")
